@@ -1,0 +1,276 @@
+"""The answer engine: one ``answer(question, conversation)`` call for every front end.
+
+It knows nothing of Telegram or terminals. It loads (and if needed builds) the
+index, detects the asker's script, resolves follow-ups, retrieves, decides whether
+the corpus covers the question, picks the sentences to quote and returns an
+:class:`~bot.compose.Answer`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from . import messages
+from .chunking import ChunkSettings
+from .compose import Answer, Passage, Quote, Source, clean_markdown
+from .config import Settings
+from .conversation import Conversation, Turn, context_for
+from .corpus import Corpus, load_corpus
+from .encoders import Encoder, load_encoder
+from .index import IndexUnavailable, LoadedIndex, build_index, check, load_index
+from .intent import asks_for_advice
+from .retrieval import FusionWeights, Hit, Query, Retriever, SearchResult
+from .script import Lang, detect, normalise, to_script
+from .tokens import Tokenizer
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """When is a question covered by the corpus? Calibrated on in-scope and off-topic questions.
+
+    Covered when the best passage is semantically close (``dense``), or when it shares
+    most of the question's weighted terms and is at least loosely related.
+    """
+
+    dense: float = 0.42
+    coverage: float = 0.55
+    coverage_dense: float = 0.22
+
+    def covered(self, top: Hit | None) -> bool:
+        if top is None:
+            return False
+        return top.dense >= self.dense or (top.coverage >= self.coverage and top.dense >= self.coverage_dense)
+
+
+class Engine:
+    """Answers questions over one corpus and index."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        index: LoadedIndex,
+        encoder: Encoder,
+        tokenizer: Tokenizer,
+        weights: FusionWeights = FusionWeights(),
+        gate: Gate = Gate(),
+    ) -> None:
+        self.settings = settings
+        self.index = index
+        self.encoder = encoder
+        self.tokenizer = tokenizer
+        self.gate = gate
+        self.retriever = Retriever(index, encoder, tokenizer, index.glossary, weights)
+        self._sentence_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    # -- construction ----------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        *,
+        build: bool | None = None,
+        progress: ProgressFn | None = None,
+        encoder: Encoder | None = None,
+        corpus: Corpus | None = None,
+    ) -> Engine:
+        """Load the index for ``settings``; build it first if missing or stale.
+
+        With ``build=False`` (or ``auto_build = false``) a missing or stale index raises
+        :class:`IndexUnavailable` naming the command that fixes it.
+        """
+        build = settings.auto_build if build is None else build
+        corpus = corpus or load_corpus(settings.corpus_dir)
+        chunking = ChunkSettings(settings.chunk_size, settings.chunk_overlap)
+        status = check(settings.index_dir, corpus, _encoder_name(settings, encoder), chunking)
+        tokenizer = Tokenizer()
+        if not status.ok:
+            if not build:
+                raise IndexUnavailable(
+                    f"{status.reason}. Run: edubot build --corpus {settings.corpus_dir} --index {settings.index_dir}"
+                )
+            log.info("building index: %s", status.reason)
+            encoder = encoder or load_encoder(settings.encoder)
+            build_index(corpus, settings.index_dir, encoder, tokenizer, chunking, settings.faiss, progress)
+        index = load_index(settings.index_dir)
+        encoder = encoder or load_encoder(settings.encoder)
+        if index.manifest.dim != encoder.dim:
+            raise IndexUnavailable(f"index vectors have {index.manifest.dim} dimensions, encoder {encoder.dim}: run edubot build")
+        return cls(settings, index, encoder, tokenizer)
+
+    # -- answering -------------------------------------------------------------------
+    def detect_lang(self, question: str, conversation: Conversation | None, preferred: Lang | None) -> tuple[Lang, bool]:
+        fallback: Lang = (conversation.lang if conversation and conversation.lang else None) or self.settings.default_lang  # type: ignore[assignment]
+        det = detect(question, fallback=fallback if fallback != "en" else self.settings.default_lang)  # type: ignore[arg-type]
+        return (preferred or det.lang), det.mixed
+
+    def answer(
+        self,
+        question: str,
+        conversation: Conversation | None = None,
+        *,
+        lang: Lang | None = None,
+        k: int | None = None,
+    ) -> Answer:
+        """Answer ``question`` in the asker's script (or ``lang`` when given).
+
+        ``conversation`` supplies earlier turns for follow-ups; it is not modified.
+        The returned ``Answer.turn`` is what the caller appends to it.
+        """
+        started = time.perf_counter()
+        question = (question or "").strip()
+        out_lang, mixed = self.detect_lang(question, conversation, lang)
+        if not question:
+            return Answer(question, out_lang, True, intro=messages.text("empty_question", out_lang))
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            return Answer(question, out_lang, True,
+                          intro=messages.text("too_long", out_lang, length=len(question), limit=limit))
+        content_words = len(self.tokenizer.words(question))
+        context = context_for(question, conversation, content_words)
+        search_lang: Lang = detect(question, fallback=out_lang if out_lang != "en" else "zh-Hant").lang
+        result = self.retriever.search(Query(question, search_lang, context), k=k or self.settings.top_k)
+        advice = asks_for_advice(question)
+        covered = self.gate.covered(result.top)
+        resolved = f"{context}\n{question}" if context else question
+        footer = messages.text("not_advice", out_lang)
+        debug = {
+            "ms": round((time.perf_counter() - started) * 1000, 2),
+            "expansions": result.expansions,
+            "top": None if result.top is None else
+            {"dense": round(result.top.dense, 4), "lexical": round(result.top.lexical, 4),
+             "coverage": round(result.top.coverage, 4), "score": round(result.top.score, 4)},
+        }
+        if not covered:
+            intro = messages.text("not_covered", out_lang)
+            if advice:
+                intro = messages.text("advice_short", out_lang) + "\n\n" + intro
+            answer = Answer(question, out_lang, True, intro=intro, topics=self.topics(out_lang), footer=footer,
+                            advice=advice, mixed=mixed, follow_up=bool(context), resolved=resolved, debug=debug)
+        else:
+            quotes, sources = self._quotes(question, context, result, out_lang)
+            answer = Answer(
+                question, out_lang, False,
+                quotes=quotes, sources=sources,
+                passages=self._passages(result, out_lang),
+                intro=messages.text("advice_note", out_lang) if advice else "",
+                footer=footer, advice=advice, mixed=mixed, follow_up=bool(context), resolved=resolved, debug=debug,
+            )
+        turn = Turn(question, resolved, out_lang, tuple(s.doc_id for s in answer.sources), answer.no_answer)
+        answer.debug["ms"] = round((time.perf_counter() - started) * 1000, 2)
+        return replace(answer, turn=turn)
+
+    def search(self, question: str, context: str = "", k: int = 5) -> SearchResult:
+        """Retrieval only, for evaluation and benchmarks."""
+        lang = detect(question, fallback="zh-Hant").lang
+        return self.retriever.search(Query(question, lang, context), k=k)
+
+    # -- pieces --------------------------------------------------------------------
+    def _to_reader(self, text: str, lang: Lang) -> str:
+        return to_script(text, lang, self.settings.traditional)
+
+    def _passages(self, result: SearchResult, lang: Lang) -> tuple[Passage, ...]:
+        return tuple(
+            Passage(
+                rank=i + 1, doc_id=h.chunk.doc_id, title=self._to_reader(h.chunk.title, lang),
+                section=self._to_reader(h.chunk.section, lang), url=h.chunk.url, date=h.chunk.date,
+                text=self._to_reader(h.chunk.text, lang), score=round(h.score, 4),
+                chunk_id=h.chunk.chunk_id, lang=h.chunk.lang,
+            )
+            for i, h in enumerate(result.hits)
+        )
+
+    def _vectors(self, texts: list[str]) -> np.ndarray:
+        """Sentence vectors, remembered per engine (bounded) so repeated passages cost nothing."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._sentence_vectors]
+        if missing:
+            for t, v in zip(missing, self.encoder.encode([normalise(t) for t in missing])):
+                self._sentence_vectors[t] = v
+            while len(self._sentence_vectors) > 4096:
+                self._sentence_vectors.popitem(last=False)
+        for t in texts:
+            self._sentence_vectors.move_to_end(t)
+        return np.vstack([self._sentence_vectors[t] for t in texts])
+
+    def _quotes(self, question: str, context: str, result: SearchResult, lang: Lang) -> tuple[tuple[Quote, ...], tuple[Source, ...]]:
+        top = result.hits[0]
+        hits = [h for h in result.hits[:3] if h.score >= 0.6 * top.score]
+        cands: list[tuple[Hit, str]] = []
+        for h in hits:
+            for s in h.chunk.sentence_texts():
+                clean = clean_markdown(s)
+                if len(clean) >= 6 and not clean.endswith((":", ":")):
+                    cands.append((h, clean))
+        if not cands:
+            cands = [(top, clean_markdown(top.chunk.text))]
+        q_tokens = set(self.tokenizer.tokens(question))
+        exp_tokens = {t for term in result.expansions for t in self.tokenizer.tokens(term)}
+        ctx_tokens = set(self.tokenizer.tokens(context)) if context else set()
+        weights = {t: self.index.idf(t) for t in q_tokens | exp_tokens | ctx_tokens}
+        total = sum(weights[t] * (1.0 if t in q_tokens else 0.5) for t in weights) or 1.0
+        qv = self.retriever.query_vector(Query(question, lang, context))[0]
+        dense = self._vectors([c for _, c in cands]) @ qv
+        scored = []
+        for (h, sent), d in zip(cands, dense):
+            toks = set(self.tokenizer.tokens(sent))
+            lex = sum(weights[t] * (1.0 if t in q_tokens else 0.5) for t in toks & weights.keys()) / total
+            scored.append((lex + 0.6 * float(d) + 0.15 * h.score / max(top.score, 1e-9), h, sent))
+        scored.sort(key=lambda x: -x[0])
+        best = scored[0][0]
+        chosen: list[tuple[Hit, str]] = []
+        length = 0
+        for score, h, sent in scored:
+            if len(chosen) >= self.settings.max_quotes or (chosen and score < 0.8 * best):
+                break
+            if any(sent == c for _, c in chosen) or (chosen and length + len(sent) > 700):
+                continue
+            chosen.append((h, sent))
+            length += len(sent)
+        sources: dict[tuple[str, str], Source] = {}
+        quotes = []
+        for h, sent in chosen:
+            key = (h.chunk.doc_id, h.chunk.section)
+            if key not in sources:
+                sources[key] = Source(len(sources) + 1, h.chunk.doc_id, h.chunk.title, h.chunk.section,
+                                      h.chunk.date, h.chunk.url)
+            quotes.append(Quote(self._to_reader(sent, lang), sources[key].ref, h.chunk.lang))
+        return tuple(quotes), tuple(sources.values())
+
+    def topics(self, lang: Lang) -> tuple[str, ...]:
+        """Titles of what the corpus covers, in the reader's language where available."""
+        want = "en" if lang == "en" else "zh"
+        docs = [d for d in self.index.manifest.documents if d.get("kind") in ("explainer", "article", "document")]
+        chosen: dict[str, str] = {}
+        for d in docs:
+            key = d.get("topic") or d["doc_id"]
+            fam = "en" if d["lang"] == "en" else "zh"
+            if key not in chosen or fam == want:
+                chosen[key] = d["title"]
+        return tuple(self._to_reader(t, lang) for t in chosen.values())
+
+    @property
+    def documents(self) -> list[dict]:
+        return list(self.index.manifest.documents)
+
+
+def _encoder_name(settings: Settings, encoder: Encoder | None) -> str:
+    if encoder is not None:
+        return encoder.name
+    spec = settings.encoder.strip()
+    if spec in ("use", "usem3"):
+        return "use-multilingual"
+    if spec.startswith("sentence-transformers:"):
+        return "st:" + spec.split(":", 1)[1].strip()
+    return spec
+
+
+__all__ = ["Engine", "Gate", "IndexUnavailable"]

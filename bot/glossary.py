@@ -1,0 +1,116 @@
+"""Bilingual domain glossary for cross-language query expansion.
+
+The glossary is data, not code: the first Markdown table of every corpus document
+with ``kind: glossary``, whose first two columns are English and Chinese terms
+(synonyms separated by ``/``)::
+
+    | English | 中文 | ... |
+    |---|---|---|
+    | fiduciary / fiduciary duty | 受託人 / 受託人義務 |
+
+A question mentioning a term on one side is expanded with the terms on the other
+side, so "custody" also searches for 託管 and 「私募股權」 also for "private equity".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .corpus import Document
+from .script import normalise
+
+_ROW = re.compile(r"^\s*\|(.+)\|\s*$")
+_RULE = re.compile(r"^\s*\|?\s*:?-{3,}")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    english: tuple[str, ...]  # normalised (lower case)
+    chinese: tuple[str, ...]  # normalised (Simplified)
+
+
+def _split_terms(cell: str) -> tuple[str, ...]:
+    cell = re.sub(r"[*`_]", "", cell)
+    terms = [normalise(t.strip()) for t in re.split(r"\s*[/／;；]\s*", cell)]
+    # Parenthesised acronyms are terms too: "Department of Labor (DOL)".
+    extra = [m.strip() for t in terms for m in re.findall(r"\(([^)]{2,20})\)", t) if not re.fullmatch(r"[a-z]", m)]
+    plain = [re.sub(r"\s*\([^)]{2,20}\)\s*", " ", t).strip() for t in terms]
+    out = []
+    for t in [*terms, *plain, *extra]:
+        if t and t not in out and len(t) >= 2:
+            out.append(t)
+    return tuple(out)
+
+
+def parse_table(body: str) -> list[Entry]:
+    """Entries of the first Markdown table in ``body``."""
+    entries: list[Entry] = []
+    in_table = False
+    header_seen = False
+    for line in body.split("\n"):
+        m = _ROW.match(line)
+        if not m:
+            if in_table:
+                break
+            continue
+        in_table = True
+        if _RULE.match(line):
+            header_seen = True
+            continue
+        if not header_seen:
+            continue  # the header row
+        cells = [c.strip() for c in m.group(1).split("|")]
+        if len(cells) < 2:
+            continue
+        en, zh = _split_terms(cells[0]), _split_terms(cells[1])
+        if en and zh:
+            entries.append(Entry(en, zh))
+    return entries
+
+
+def _is_ascii_term(term: str) -> bool:
+    return all(ord(c) < 128 for c in term)
+
+
+@dataclass(frozen=True)
+class Glossary:
+    entries: tuple[Entry, ...] = ()
+
+    @classmethod
+    def from_documents(cls, docs: Iterable[Document]) -> Glossary:
+        seen: dict[tuple[tuple[str, ...], tuple[str, ...]], Entry] = {}
+        for doc in docs:
+            if doc.kind == "glossary":
+                for e in parse_table(doc.body):
+                    seen.setdefault((e.english, e.chinese), e)
+        return cls(tuple(seen.values()))
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def matches(self, text: str) -> list[Entry]:
+        """Entries with a term that occurs in ``text`` (either language)."""
+        norm = normalise(text)
+        padded = f" {re.sub(r'[^0-9a-z一-鿿]+', ' ', norm)} "
+        found = []
+        for e in self.entries:
+            hit = any(f" {re.sub(r'[^0-9a-z一-鿿]+', ' ', t).strip()} " in padded for t in e.english if _is_ascii_term(t))
+            hit = hit or any(t in norm for t in e.chinese if not _is_ascii_term(t))
+            if hit:
+                found.append(e)
+        return found
+
+    def expand(self, text: str) -> list[str]:
+        """Terms from the other language for every glossary term found in ``text``.
+
+        Terms already present in ``text`` are not repeated.
+        """
+        norm = normalise(text)
+        out: list[str] = []
+        for e in self.matches(text):
+            for t in (*e.english, *e.chinese):
+                if t not in norm and t not in out:
+                    out.append(t)
+        return out

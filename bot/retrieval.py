@@ -32,11 +32,14 @@ from .tokens import Tokenizer
 @dataclass(frozen=True, slots=True)
 class FusionWeights:
     sentence: float = 0.7  # best-sentence BM25 relative to chunk BM25
-    dense: float = 0.5  # cosine similarity
-    language: float = 0.03  # passage in the asker's language
+    dense: float = 0.45  # cosine similarity, when passages in both languages compete
+    dense_monolingual: float = 0.1  # ... when every candidate is in the question's language
+    language: float = 0.0  # passage in the asker's language (measured: no gain over mix_slot)
     expansion: float = 0.5  # glossary terms from the other language
     context: float = 0.5  # earlier turn of a follow-up
-    glossary: float = 0.8  # glossary tables define terms; explanations answer better
+    glossary: float = 0.5  # glossary tables define terms; explanations answer better
+    mix_slot: int = 3  # the best passage in the other language is shown by this rank (0: off)
+    align_languages: bool = True  # compare dense scores within each language's own distribution
     candidates: int = 100  # per signal, before fusion
 
 
@@ -105,7 +108,7 @@ class Retriever:
         return model.get_scores_from_ids(ids)
 
     def lexical_scores(self, groups: list[tuple[list[str], float]]) -> np.ndarray:
-        """Chunk and best-sentence BM25, each divided by the ideal score of the query."""
+        """Chunk and best-sentence BM25, divided by the ideal score of the weighted query."""
         chunk = np.zeros(self._n, dtype=np.float32)
         sent = np.zeros(len(self.index.sentence_owner), dtype=np.float32)
         ideal = 0.0
@@ -122,6 +125,24 @@ class Retriever:
             np.maximum.at(best_sent, self.index.sentence_owner, sent)
         w = self.weights.sentence
         return (chunk + w * best_sent) / ((1 + w) * ideal)
+
+    def hybrid_lexical(
+        self, q_tokens: list[str], synonyms: list[str], translations: list[str], ctx_tokens: list[str], query_zh: bool
+    ) -> np.ndarray:
+        """Lexical evidence per chunk.
+
+        Glossary synonyms in the question's language count for every passage;
+        translations into the other language count only for passages in that
+        language, so a passage in the question's own language is judged on the
+        question's own words.
+        """
+        w = self.weights
+        base = [(q_tokens, 1.0), (synonyms, w.expansion), (ctx_tokens, w.context)]
+        same = self.lexical_scores(base)
+        if not translations or w.expansion <= 0:
+            return same
+        cross = self.lexical_scores([*base, (translations, w.expansion)])
+        return np.where(self._chunk_family == query_zh, same, cross)
 
     def coverage(self, tokens: list[str], row: int) -> float:
         """IDF-weighted share of ``tokens`` that occur in chunk ``row``."""
@@ -147,17 +168,80 @@ class Retriever:
         vecs = np.vstack([self.index.dense.reconstruct(int(r)) for r in rows]) if len(rows) else np.zeros((0, qv.shape[1]))
         return (vecs @ qv[0]).astype(np.float32)
 
+    @staticmethod
+    def _align(dense: np.ndarray, is_zh: np.ndarray) -> np.ndarray:
+        """Shift each language's cosine scores to a common mean.
+
+        A multilingual encoder scores cross-language pairs lower than same-language
+        pairs, so without this an English question would never rank a Chinese passage
+        that answers it above an English one that does not.
+        """
+        if is_zh.all() or not is_zh.any():
+            return dense
+        out = dense.copy()
+        overall = float(dense.mean())
+        for mask in (is_zh, ~is_zh):
+            out[mask] += overall - float(dense[mask].mean())
+        return out
+
+    def _diverse(self, rows: np.ndarray, order: np.ndarray, k: int) -> list[int]:
+        """The first ``k`` of ``order`` without near-duplicates, mixing languages.
+
+        * Overlapping chunks of one section say nearly the same: one is shown.
+        * Explainers exist in English and Chinese with the same ``topic``: once a
+          passage of a topic is shown, its translation adds nothing and a different
+          source takes its place.
+        * The best passage in the other language is shown by rank ``mix_slot``, so a
+          source written in only one language is never hidden behind translations.
+        """
+        chosen: list[int] = []
+        topics: dict[str, bool] = {}  # topic -> language family first shown (True: Chinese)
+        sections: set[tuple[str, str]] = set()
+        neighbours: set[tuple[str, int]] = set()
+
+        def admissible(i: int) -> bool:
+            chunk = self.index.chunks[int(rows[i])]
+            zh = bool(self._chunk_family[int(rows[i])])
+            if chunk.topic and topics.get(chunk.topic, zh) != zh:
+                return False
+            if chunk.section:
+                return (chunk.doc_id, chunk.section) not in sections
+            return (chunk.doc_id, chunk.ordinal) not in neighbours
+
+        def take(i: int, at: int | None = None) -> None:
+            chunk = self.index.chunks[int(rows[i])]
+            if chunk.topic:
+                topics.setdefault(chunk.topic, bool(self._chunk_family[int(rows[i])]))
+            sections.add((chunk.doc_id, chunk.section))
+            neighbours.update({(chunk.doc_id, chunk.ordinal - 1), (chunk.doc_id, chunk.ordinal + 1)})
+            chosen.insert(len(chosen) if at is None else at, int(i))
+
+        slot = self.weights.mix_slot
+        for i in order:
+            if len(chosen) == slot - 1 and slot > 1:
+                fams = {bool(self._chunk_family[int(rows[j])]) for j in chosen}
+                if len(fams) == 1:
+                    other = next((j for j in order if bool(self._chunk_family[int(rows[j])]) not in fams
+                                  and int(j) not in chosen and admissible(int(j))), None)
+                    if other is not None:
+                        take(int(other))
+            if len(chosen) >= k:
+                break
+            if int(i) not in chosen and admissible(int(i)):
+                take(int(i))
+        return chosen[:k]
+
     # -- search ------------------------------------------------------------------
     def search(self, query: Query, k: int = 5) -> SearchResult:
         if self._n == 0:
             return SearchResult([])
         q_tokens = self.tokenizer.tokens(query.text)
         expansions = self.glossary.expand(query.text + "\n" + query.context)
-        exp_tokens = [t for term in expansions for t in self.tokenizer.tokens(term)]
+        query_zh = _family(query.lang) == "zh"
+        synonyms = [t for term in expansions if term.isascii() != query_zh for t in self.tokenizer.tokens(term)]
+        translations = [t for term in expansions if term.isascii() == query_zh for t in self.tokenizer.tokens(term)]
         ctx_tokens = self.tokenizer.tokens(query.context) if query.context else []
-        lexical = self.lexical_scores(
-            [(q_tokens, 1.0), (exp_tokens, self.weights.expansion), (ctx_tokens, self.weights.context)]
-        )
+        lexical = self.hybrid_lexical(q_tokens, synonyms, translations, ctx_tokens, query_zh)
         qv = self.query_vector(query)
         m = min(self._n, max(self.weights.candidates, k))
         d_scores, d_rows = self.index.dense.search(qv, m)
@@ -168,12 +252,17 @@ class Retriever:
         for r, s in zip(missing, self._dense_for(qv, missing)):
             dense_map[int(r)] = float(s)
         dense = np.array([dense_map[int(r)] for r in rows], dtype=np.float32)
-        same_lang = self._chunk_family[rows] == (_family(query.lang) == "zh")
-        fused = (lexical[rows] + self.weights.dense * dense + self.weights.language * same_lang) * self._prior[rows]
-        order = np.argsort(-fused, kind="stable")[:k]
+        is_zh = self._chunk_family[rows]
+        same_lang = is_zh == (_family(query.lang) == "zh")
+        aligned = self._align(dense, is_zh) if self.weights.align_languages else dense
+        # Dense vectors bridge languages; within one language, BM25 is the stronger
+        # evidence (DRCD recall@1: 0.957 with weight 0.1, 0.940 with 0.5).
+        w_dense = self.weights.dense_monolingual if same_lang.all() else self.weights.dense
+        fused = (lexical[rows] + w_dense * aligned + self.weights.language * same_lang) * self._prior[rows]
+        order = self._diverse(rows, np.argsort(-fused, kind="stable"), k)
         hits = []
         for rank, i in enumerate(order):
             row = int(rows[i])
-            cov = self.coverage(q_tokens + exp_tokens, row) if rank == 0 else 0.0
+            cov = self.coverage(q_tokens + ctx_tokens, row) if rank == 0 else 0.0
             hits.append(Hit(row, self.index.chunks[row], float(fused[i]), float(lexical[row]), float(dense[i]), cov))
         return SearchResult(hits, expansions)

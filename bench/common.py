@@ -1,4 +1,4 @@
-"""Shared pieces of the benchmarks: paths, the compared rows, rankers and metrics.
+"""The compared rows, their rankers and the retrieval metrics.
 
 Every row ranks the same chunks of the same index (``LoadedIndex.chunks``):
 
@@ -18,16 +18,10 @@ fixed references.
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
-import tempfile
-import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 
@@ -37,13 +31,6 @@ from bot.script import normalise
 from bot.tokens import Tokenizer
 
 from .recipe import Recipe
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-DEFAULT_DRCD = SHARED / "benchmarks" / "drcd"
-DEFAULT_EVAL = SHARED / "eval" / "dev.jsonl"
-DEFAULT_CORPUS = ROOT / "corpus"
-DEFAULT_CACHE = ROOT / ".bench-cache"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +49,6 @@ ROWS: tuple[Row, ...] = (
 ROW_KEYS = tuple(r.key for r in ROWS)
 LABELS = {r.key: r.label for r in ROWS}
 PEER = "recipe"
-
-
-class BenchError(RuntimeError):
-    """A benchmark that cannot run (missing data), with what to do about it."""
 
 
 # -- encoders ------------------------------------------------------------------------
@@ -206,10 +189,6 @@ def mrr(ranks: Sequence[int | None]) -> float:
     return sum(1.0 / r for r in ranks if r) / len(ranks) if ranks else float("nan")
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if values else float("nan")
-
-
 def fmt(value: float | None, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
@@ -220,51 +199,3 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-# -- processes -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Measured:
-    seconds: float  # wall clock of the whole process
-    max_rss_mb: float  # its peak resident memory (ru_maxrss)
-    stdout: str
-    stderr: str
-    returncode: int
-
-
-def run_measured(cmd: Sequence[str], cwd: Path | None = None, env: dict[str, str] | None = None,
-                 timeout: float = 900) -> Measured:
-    """Run ``cmd``; wall time and the peak RSS of that one process (``os.wait4``)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdout=out, stderr=err)
-        deadline = started + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.005)
-        seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return Measured(seconds, usage.ru_maxrss / 1024, out.read().decode("utf-8", "replace"),
-                        err.read().decode("utf-8", "replace"), proc.returncode)
-
-
-def child_env() -> dict[str, str]:
-    """Environment for benchmark subprocesses: the repo importable, no user config."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EDUBOT_")}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-    env.setdefault("PYTHONHASHSEED", "0")
-    return env
-
-
-def python_module(module: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", module, *args]

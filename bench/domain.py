@@ -22,7 +22,8 @@ from bot.evaluation import EvalFileError, Item, ItemResult, Report, evaluate, re
 from bot.index import build_index
 from bot.tokens import Tokenizer
 
-from .common import ROW_KEYS, BenchError, CachedEncoder, build_rankers, query_texts
+from .common import ROW_KEYS, CachedEncoder, build_rankers, query_texts
+from .procs import BenchError
 
 LANG_ORDER = ("zh-Hant", "zh-Hans", "en", "all")
 

@@ -23,16 +23,20 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from bot.chunking import ChunkSettings
 from bot.config import Settings
 from bot.corpus import Corpus, Document
-from bot.encoders import Encoder
-from bot.engine import Engine
-from bot.index import build_index
 from bot.script import to_simplified
-from bot.tokens import Tokenizer
 
-from .common import ROW_KEYS, BenchError, CachedEncoder, build_rankers, mrr, percentile, query_texts, recall
+from .procs import BenchError, percentile
+
+if TYPE_CHECKING:  # the retrieval stack is imported where it is used
+    from bot.encoders import Encoder
+    from bot.engine import Engine
+
+    from .common import CachedEncoder
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +98,10 @@ def corpus_of(paragraphs: list[Paragraph], root: str = "drcd") -> Corpus:
 
 def open_engine(corpus: Corpus, index_dir: Path, encoder: Encoder) -> tuple[Engine, float]:
     """Build a fresh index of ``corpus`` in ``index_dir`` and open the project's engine on it."""
+    from bot.engine import Engine
+    from bot.index import build_index
+    from bot.tokens import Tokenizer
+
     settings = Settings(corpus_dir=Path(corpus.root), index_dir=index_dir,
                         chunk_size=CHUNKING.size, chunk_overlap=CHUNKING.overlap)
     started = time.perf_counter()
@@ -113,10 +121,14 @@ class SplitResult:
     multi_chunk_paragraphs: int = 0
 
     def metrics(self, script: str, row: str) -> dict[str, float]:
+        from .common import mrr, recall
+
         ranks = self.ranks[script][row]
         return {"r@1": recall(ranks, 1), "r@5": recall(ranks, 5), "r@20": recall(ranks, 20), "mrr": mrr(ranks)}
 
     def curve(self, script: str, row: str) -> list[float]:
+        from .common import recall
+
         ranks = self.ranks[script][row]
         return [recall(ranks, k) for k in range(1, KMAX + 1)]
 
@@ -140,10 +152,13 @@ def run_split(
     paragraphs: int | None = None,
     questions_every: int = 1,
     latency_sample: int = 300,
-    rows: tuple[str, ...] = ROW_KEYS,
+    rows: tuple[str, ...] | None = None,
     progress: bool = False,
 ) -> SplitResult:
-    """Rank every question (and its Simplified form) with every row."""
+    """Rank every question (and its Simplified form) with every row (or the given ``rows``)."""
+    from .common import ROW_KEYS, build_rankers, query_texts, recall
+
+    rows = rows or ROW_KEYS
     paras, questions = load_split(path, paragraphs)
     questions = questions[::questions_every]
     corpus = corpus_of(paras, root=str(path))
@@ -198,7 +213,8 @@ def measure_latency(rankers: dict, encoder: CachedEncoder, questions: list[str],
 def main(argv: list[str] | None = None) -> None:
     from bot.encoders import EmbeddingCache, load_encoder
 
-    from .common import DEFAULT_CACHE, DEFAULT_DRCD, LABELS, fmt
+    from .common import LABELS, CachedEncoder, fmt
+    from .procs import DEFAULT_CACHE, DEFAULT_DRCD
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--drcd", type=Path, default=DEFAULT_DRCD)

@@ -46,12 +46,16 @@ class Gate:
 
     threshold: float = 0.355
     coverage_weight: float = 0.5
+    # A follow-up to an answered question ("後來被撤回了嗎?") is searched with that
+    # question, and short follow-ups match less: they need less evidence.
+    follow_up_threshold: float = 0.2
 
     def evidence(self, top: Hit | None) -> float:
         return 0.0 if top is None else top.dense + self.coverage_weight * top.coverage
 
-    def covered(self, top: Hit | None) -> bool:
-        return top is not None and self.evidence(top) >= self.threshold
+    def covered(self, top: Hit | None, follow_up: bool = False) -> bool:
+        limit = self.follow_up_threshold if follow_up else self.threshold
+        return top is not None and self.evidence(top) >= limit
 
 
 class Engine:
@@ -142,7 +146,7 @@ class Engine:
         search_lang: Lang = detect(question, fallback=out_lang if out_lang != "en" else "zh-Hant").lang
         result = self.retriever.search(Query(question, search_lang, context), k=k or self.settings.top_k)
         advice = asks_for_advice(question)
-        covered = self.gate.covered(result.top)
+        covered = self.gate.covered(result.top, follow_up=bool(context))
         resolved = f"{context}\n{question}" if context else question
         footer = messages.text("not_advice", out_lang)
         debug = {

@@ -284,6 +284,11 @@ def normalise_headings(markdown: str, title: str) -> str:
     return f"# {title}\n\n{text}\n" if text else f"# {title}\n"
 
 
+def _display_width(text: str) -> int:
+    """Printed width: a Chinese character is about two Latin letters wide."""
+    return len(text) + cjk_count(text)
+
+
 def reflow(text: str) -> str:
     """Join hard-wrapped lines (as PDF text comes out) into paragraphs.
 
@@ -292,7 +297,7 @@ def reflow(text: str) -> str:
     before a bullet, and at blank lines.
     """
     lines = [raw.strip() for raw in text.replace("\r", "\n").split("\n")]
-    lengths = sorted(len(ln) for ln in lines if ln)
+    lengths = sorted(_display_width(ln) for ln in lines if ln)
     short = 0.7 * lengths[len(lengths) // 2] if lengths else 0  # a line well below the usual width ends a paragraph
     paragraphs: list[str] = []
     current = ""
@@ -305,7 +310,7 @@ def reflow(text: str) -> str:
             continue
         if not current:
             current = line
-        elif _TERMINAL_END.search(current) or _BULLET_START.match(line) or len(last) < short:
+        elif _TERMINAL_END.search(current) or _BULLET_START.match(line) or _display_width(last) < short:
             paragraphs.append(current)
             current = line
         elif re.search(f"[{_CJK_CHAR}，、]$", current) and re.match(f"[{_CJK_CHAR}]", line):

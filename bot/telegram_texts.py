@@ -21,7 +21,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "zh-Hant": (
             "你好!我解答有關401(k)退休計劃、ERISA受託人義務、第14330號行政命令及退休計劃中加密貨幣的問題,"
             "並引用資料來源、附上編號註明出處。可用繁體中文、简体中文或English提問。\n\n"
-            "試試問:第14330號行政命令是甚麼?"
+            "試試問:第14330號行政命令是什麼?"
         ),
     },
     "help": {
@@ -98,11 +98,11 @@ _TEXTS: dict[str, dict[str, str]] = {
     "topic_docs": {"en": "Documents on this topic:", "zh-Hant": "此主題的文件:"},
     "ask_usage": {
         "en": "Usage: /ask <question>, for example /ask What is Executive Order 14330?",
-        "zh-Hant": "用法:/ask <問題>,例如 /ask 第14330號行政命令是甚麼?",
+        "zh-Hant": "用法:/ask <問題>,例如 /ask 第14330號行政命令是什麼?",
     },
     "non_text": {
         "en": "I can only read text. Please type your question, for example: What is ERISA?",
-        "zh-Hant": "我只能閱讀文字訊息。請以文字輸入問題,例如:ERISA是甚麼?",
+        "zh-Hant": "我只能閱讀文字訊息。請以文字輸入問題,例如:ERISA是什麼?",
     },
     "unknown_command": {
         "en": "I don't know that command. /help lists what I can do.",
@@ -145,9 +145,9 @@ _TEXTS: dict[str, dict[str, str]] = {
 TOPIC_QUESTIONS: dict[str, dict[str, str]] = {
     "erisa-fiduciary-duties": {
         "en": "What fiduciary duties does ERISA impose on 401(k) plan menus?",
-        "zh-Hant": "ERISA對401(k)投資選單有甚麼受託人義務?",
+        "zh-Hant": "ERISA對401(k)投資選單有什麼受託人義務?",
     },
-    "eo-14330": {"en": "What is Executive Order 14330?", "zh-Hant": "第14330號行政命令是甚麼?"},
+    "eo-14330": {"en": "What is Executive Order 14330?", "zh-Hant": "第14330號行政命令是什麼?"},
     "dol-guidance-timeline": {
         "en": "How has Labor Department guidance on crypto in 401(k) plans changed?",
         "zh-Hant": "勞工部對401(k)計劃加入加密貨幣的指引有何變化?",
@@ -156,10 +156,10 @@ TOPIC_QUESTIONS: dict[str, dict[str, str]] = {
         "en": "What are the 401(k) contribution limits for 2025 and 2026?",
         "zh-Hant": "2025及2026年401(k)供款上限是多少?",
     },
-    "crypto-etps": {"en": "What are spot bitcoin ETFs?", "zh-Hant": "甚麼是比特幣現貨ETF?"},
+    "crypto-etps": {"en": "What are spot bitcoin ETFs?", "zh-Hant": "什麼是比特幣現貨ETF?"},
     "investor-risks": {
         "en": "What are the risks of crypto in retirement accounts?",
-        "zh-Hant": "退休帳戶投資加密貨幣有甚麼風險?",
+        "zh-Hant": "退休帳戶投資加密貨幣有什麼風險?",
     },
     "401k-crypto-article": {
         "en": "Why did the executive order open 401(k) plans to crypto?",

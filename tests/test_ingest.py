@@ -342,11 +342,20 @@ def test_normalise_headings_shifts_to_h2_and_drops_repeated_title() -> None:
 
 
 def test_reflow_joins_wrapped_lines_but_keeps_sentences() -> None:
-    text = "The plan charges a fee of 75 dollars\nfor each loan. Loans are\nrepaid monthly.\n- a bullet\nwrapped.\n春田市教師\n退休計劃。\n"
+    text = ("Plan fees\n"
+            "The plan charges a fee of 75 dollars for each new\n"
+            "loan taken out by a member. Loans are repaid every\n"
+            "month through payroll deduction by the employer.\n"
+            "- a bullet that wraps onto the next line of the\n"
+            "page and ends here.\n"
+            "春田市教師退休計劃的參與者可以隨時索取年度費用披露文\n"
+            "件,了解各項費用。\n")
     assert reflow(text).split("\n") == [
-        "The plan charges a fee of 75 dollars for each loan. Loans are repaid monthly.",
-        "- a bullet wrapped.",
-        "春田市教師退休計劃。",
+        "Plan fees",
+        "The plan charges a fee of 75 dollars for each new loan taken out by a member. Loans are repaid every "
+        "month through payroll deduction by the employer.",
+        "- a bullet that wraps onto the next line of the page and ends here.",
+        "春田市教師退休計劃的參與者可以隨時索取年度費用披露文件,了解各項費用。",
     ]
 
 

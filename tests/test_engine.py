@@ -1,0 +1,105 @@
+"""The answer engine end to end over the bundled corpus (no front end)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.compose import TELEGRAM_LIMIT
+from bot.conversation import Conversation
+from bot.script import script_marks
+
+CITATION = re.compile(r"\[\d\]")
+
+
+def _is_simplified(text: str) -> bool:
+    trad, simp = script_marks(text)
+    return trad == 0 and simp > 0
+
+
+def _is_traditional(text: str) -> bool:
+    trad, simp = script_marks(text)
+    return simp == 0 and trad > 0
+
+
+def test_simplified_question_gets_simplified_text_from_traditional_source(engine) -> None:
+    ans = engine.answer("如果1%的401(k)资金投入加密货币,会带来多少资金?")
+    assert not ans.no_answer and ans.lang == "zh-Hans"
+    assert CITATION.search(ans.text)
+    assert _is_simplified("".join(q.text for q in ans.quotes))
+    assert any("870" in p.text for p in ans.passages[:3])
+    assert all(_is_simplified(p.text) or not script_marks(p.text)[0] for p in ans.passages if p.lang != "en")
+
+
+def test_traditional_question_gets_traditional_text(engine) -> None:
+    ans = engine.answer("勞工部2022-01號合規協助公告說了甚麼?")
+    assert not ans.no_answer and ans.lang == "zh-Hant"
+    assert _is_traditional("".join(q.text for q in ans.quotes))
+    assert "資料來源" in ans.text and "僅供投資者教育" in ans.text
+
+
+def test_english_question_cites_sources_with_urls_and_dates(engine) -> None:
+    ans = engine.answer("When did the SEC approve spot bitcoin ETFs?")
+    assert not ans.no_answer and ans.lang == "en"
+    assert ans.sources and all(s.url.startswith("https://") for s in ans.sources)
+    assert all(re.match(r"\d{4}-\d{2}-\d{2}", s.date) for s in ans.sources)
+    for q in ans.quotes:
+        assert any(s.ref == q.ref for s in ans.sources)
+    assert "Sources:" in ans.text and "not investment advice" in ans.text
+
+
+@pytest.mark.parametrize("question", ["How do I bake sourdough bread?", "今天香港天氣如何?", "推荐一部好看的电影"])
+def test_uncovered_question_is_refused_without_quotes(engine, question: str) -> None:
+    ans = engine.answer(question)
+    assert ans.no_answer and not ans.quotes and not ans.passages
+    assert ans.topics  # says what it can answer instead
+
+
+@pytest.mark.parametrize("question", ["Should I put my 401(k) into bitcoin?", "我該不該買比特幣?"])
+def test_advice_request_gets_education_with_a_not_advice_note(engine, question: str) -> None:
+    ans = engine.answer(question)
+    assert ans.advice and not ans.no_answer and ans.quotes
+    assert ("advice" in ans.text.lower()) or ("建議" in ans.text)
+
+
+def test_follow_up_uses_the_previous_turn(engine) -> None:
+    conv = Conversation()
+    first = engine.answer("What did the 2022 Labor Department guidance say about crypto in 401(k) plans?", conv)
+    conv.append(first.turn)
+    follow = engine.answer("後來被撤回了嗎?", conv)
+    assert follow.follow_up and not follow.no_answer and follow.lang == "zh-Hant"
+    assert any("2025-01" in p.text for p in follow.passages[:3])
+    # The same words without the conversation are not answered from that context.
+    alone = engine.answer("後來被撤回了嗎?")
+    assert not alone.follow_up
+
+
+def test_engine_does_not_modify_the_conversation(engine) -> None:
+    conv = Conversation()
+    engine.answer("What is Executive Order 14330?", conv)
+    assert conv.turns == []
+
+
+def test_forced_language(engine) -> None:
+    ans = engine.answer("What is Executive Order 14330?", lang="zh-Hans")
+    assert ans.lang == "zh-Hans" and "仅供投资者教育" in ans.text
+
+
+def test_empty_and_oversized_questions(engine) -> None:
+    assert engine.answer("   ").no_answer
+    long = engine.answer("退休" * 2000)
+    assert long.no_answer and "2000" not in long.text and "4000" in long.text
+
+
+def test_answers_fit_telegram_limit(engine) -> None:
+    for q in ["Tell me everything about ERISA fiduciary duties, 401(k) limits and crypto ETFs", "甚麼是ERISA的受託人義務?"]:
+        assert len(engine.answer(q).text) <= TELEGRAM_LIMIT
+
+
+def test_json_shape(engine) -> None:
+    data = engine.answer("What is Executive Order 14330?").to_json()
+    assert set(data) >= {"answer", "no_answer", "lang", "passages"}
+    p = data["passages"][0]
+    assert set(p) == {"rank", "doc_id", "title", "section", "url", "date", "text", "score"}
+    assert p["rank"] == 1 and not p["doc_id"].startswith("/")

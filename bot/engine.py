@@ -223,7 +223,7 @@ class Engine:
         ctx_tokens = set(self.tokenizer.tokens(context)) if context else set()
         weights = {t: self.index.idf(t) for t in q_tokens | exp_tokens | ctx_tokens}
         total = sum(weights[t] * (1.0 if t in q_tokens else 0.5) for t in weights) or 1.0
-        qv = self.retriever.query_vector(Query(question, lang, context))[0]
+        qv = result.query_vector if result.query_vector is not None else self.retriever.query_vector(Query(question, lang, context))[0]
         dense = self._vectors([c for _, c in cands]) @ qv
         scored = []
         for (h, sent), d in zip(cands, dense):

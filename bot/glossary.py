@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from .corpus import Document
 from .script import normalise
@@ -71,7 +72,12 @@ def parse_table(body: str) -> list[Entry]:
 
 
 def _is_ascii_term(term: str) -> bool:
-    return all(ord(c) < 128 for c in term)
+    return term.isascii()
+
+
+def _words(text: str) -> str:
+    """Lower-case words separated by single spaces, for whole-word matching."""
+    return re.sub(r"[^0-9a-z\u3400-\u9fff]+", " ", text).strip()
 
 
 @dataclass(frozen=True)
@@ -90,17 +96,22 @@ class Glossary:
     def __len__(self) -> int:
         return len(self.entries)
 
+    @cached_property
+    def _needles(self) -> list[tuple[Entry, tuple[str, ...], tuple[str, ...]]]:
+        """Per entry: English terms as space-padded words, Chinese terms as substrings."""
+        out = []
+        for e in self.entries:
+            words = tuple(f" {_words(t)} " for t in (*e.english, *e.chinese) if _is_ascii_term(t))
+            subs = tuple(t for t in (*e.english, *e.chinese) if not _is_ascii_term(t))
+            out.append((e, words, subs))
+        return out
+
     def matches(self, text: str) -> list[Entry]:
         """Entries with a term that occurs in ``text`` (either language)."""
         norm = normalise(text)
-        padded = f" {re.sub(r'[^0-9a-z一-鿿]+', ' ', norm)} "
-        found = []
-        for e in self.entries:
-            hit = any(f" {re.sub(r'[^0-9a-z一-鿿]+', ' ', t).strip()} " in padded for t in e.english if _is_ascii_term(t))
-            hit = hit or any(t in norm for t in e.chinese if not _is_ascii_term(t))
-            if hit:
-                found.append(e)
-        return found
+        padded = f" {_words(norm)} "
+        return [e for e, words, subs in self._needles
+                if any(w in padded for w in words) or any(t in norm for t in subs)]
 
     def expand(self, text: str) -> list[str]:
         """Terms from the other language for every glossary term found in ``text``.

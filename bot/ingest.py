@@ -41,7 +41,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import yaml
 
-from .corpus import Corpus, CorpusError, Document, corpus_files, load_corpus, parse_document
+from .corpus import Corpus, CorpusError, Document, load_corpus, parse_document
 from .script import Lang, cjk_count, detect
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -138,7 +138,7 @@ class Extracted:
     extra: dict[str, Any] = field(default_factory=dict)  # front matter carried over from a .md source
 
 
-Status = Literal["added", "updated", "unchanged", "failed"]
+Status = Literal["added", "updated", "unchanged", "removed", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,10 +338,10 @@ def _url_title(url: str) -> str:
 # -- sources -------------------------------------------------------------------------
 
 
-def _check_scheme(url: str, code: int, what: str = "") -> str:
+def _check_scheme(url: str, code: int) -> str:
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
-        raise IngestError(f"{what}{scheme or 'no'}:// URL refused: only http and https are supported", code)
+        raise IngestError(f"unsupported URL scheme {scheme or '(none)'}: only http and https", code)
     return scheme
 
 
@@ -408,8 +408,9 @@ def expand_sources(args: Sequence[str], corpus_dir: Path) -> tuple[list[Source |
             items.extend(found)
             continue
         if path.suffix.lower() not in FILE_FORMATS:
+            kind = path.suffix or "(none)"
             items.append(Outcome(arg, "failed", code=EXIT_INPUT,
-                                 error=f"unsupported file type {path.suffix or '(none)'!r}: use .md, .txt, .html or .pdf"))
+                                 error=f"unsupported file type {kind!r}: use .md, .txt, .html or .pdf"))
             continue
         items.append(Source("file", str(path), path.name))
     return items, notes
@@ -456,16 +457,21 @@ def fetch_url(url: str, options: FetchOptions = FetchOptions(), *, transport: An
     _check_scheme(url, EXIT_INPUT)
     deadline = time.monotonic() + options.timeout
     current = url
-    timeout = httpx.Timeout(options.timeout)
-    with httpx.Client(follow_redirects=False, timeout=timeout, transport=transport,
-                      headers={"User-Agent": options.user_agent, "Accept": "text/html,application/pdf,text/*;q=0.8,*/*;q=0.5"}
-                      ) as client:
+    headers = {"User-Agent": options.user_agent, "Accept": "text/html,application/pdf,text/*;q=0.8,*/*;q=0.5"}
+    with httpx.Client(follow_redirects=False, headers=headers, transport=transport) as client:
         for _hop in range(options.max_redirects + 1):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise IngestError(f"timed out after {options.timeout:g} s (see --timeout)", EXIT_NETWORK)
             try:
-                with client.stream("GET", current) as resp:
+                # Each network wait gets what is left of the overall budget; the body loop
+                # below also checks the deadline, so a trickling server cannot hold us.
+                with client.stream("GET", current, timeout=httpx.Timeout(remaining)) as resp:
                     if resp.status_code in (301, 302, 303, 307, 308) and resp.headers.get("location"):
                         nxt = urljoin(str(resp.url), resp.headers["location"].strip())
-                        _check_scheme(nxt, EXIT_NETWORK, what=f"redirect to {nxt.split('?')[0][:100]} refused: ")
+                        if urlsplit(nxt).scheme.lower() not in ("http", "https"):
+                            raise IngestError(f"redirect to {nxt.split('?')[0][:100]} refused: only http and https "
+                                              "URLs are followed", EXIT_NETWORK)
                         log.info("redirect %s -> %s", current, nxt)
                         current = nxt
                         continue
@@ -499,8 +505,6 @@ def fetch_url(url: str, options: FetchOptions = FetchOptions(), *, transport: An
                 raise IngestError(f"invalid URL {current[:100]}: {exc}", EXIT_NETWORK) from None
             except httpx.HTTPError as exc:
                 raise IngestError(f"download failed: {_reason(exc)}", EXIT_NETWORK) from None
-            if time.monotonic() > deadline:
-                raise IngestError(f"timed out after {options.timeout:g} s (see --timeout)", EXIT_NETWORK)
     raise IngestError(f"too many redirects (more than {options.max_redirects})", EXIT_NETWORK)
 
 
@@ -601,7 +605,6 @@ def extract_pdf(data: bytes, fallback_lang: Lang = "zh-Hant") -> tuple[str, str,
     page ("Page N", in the document's language) for multi-page documents.
     """
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(data))
@@ -621,7 +624,7 @@ def extract_pdf(data: bytes, fallback_lang: Lang = "zh-Hant") -> tuple[str, str,
                 pages.append("")
     except IngestError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - pypdf raises many types for damaged files
         raise IngestError(f"not a readable PDF ({_reason(exc)})", EXIT_INPUT) from None
     texts = [reflow(_clean_text(p)) for p in pages]
     if not any(re.search(r"\w", t) for t in texts):
@@ -995,7 +998,7 @@ def remove(settings: Settings, refs: Sequence[str], *, build: bool = True,
             outcomes.append(Outcome(ref, "failed", error=exc.message, code=exc.code))
             continue
         targets.setdefault(doc.doc_id, doc)
-        outcomes.append(Outcome(ref, "updated", doc.doc_id, doc.title, doc.lang))
+        outcomes.append(Outcome(ref, "removed", doc.doc_id, doc.title, doc.lang))
     if targets and len(targets) >= len(corpus.documents):
         raise IngestError("cannot remove every document: the corpus would be empty", EXIT_DATA)
     changes: list[Change] = []
@@ -1021,10 +1024,17 @@ def list_documents(settings: Settings, added_only: bool = False) -> tuple[list[L
     from .index import read_manifest
 
     corpus = _load(settings)
+    from .engine import _encoder_name
+    from .index import FORMAT_VERSION
+
     manifest = read_manifest(settings.index_dir)
     indexed = {d["doc_id"]: d for d in (manifest.documents if manifest else [])}
     stale = index_stale(settings, corpus)
-    whole_index_stale = manifest is None or (stale and not stale.startswith("corpus changed"))
+    # Chunk counts only mean something for an index built the way the engine would load it.
+    whole_index_stale = manifest is None or (
+        manifest.format_version != FORMAT_VERSION
+        or manifest.encoder != _encoder_name(settings, None)
+        or (manifest.chunk_size, manifest.chunk_overlap) != (settings.chunk_size, settings.chunk_overlap))
     rows = []
     for doc in corpus.documents:
         if added_only and "retrieved" not in doc.meta:

@@ -56,7 +56,7 @@ def _fmt_chunks(n: int | None) -> str:
     return "not indexed" if n is None else f"{n} chunk{'s' if n != 1 else ''}"
 
 
-def _print_report(report: Any, as_json: bool, verb: str = "") -> None:
+def _print_report(report: Any, as_json: bool) -> None:
     if as_json:
         out: dict[str, Any] = {"results": [o.to_json() for o in report.outcomes], "exit_code": report.exit_code}
         if report.index:
@@ -69,7 +69,7 @@ def _print_report(report: Any, as_json: bool, verb: str = "") -> None:
         if o.status == "failed":
             click.echo(f"error: {o.source}: {o.error}", err=True)
             continue
-        status = verb or o.status
+        status = o.status
         detail = f"{o.lang}" + (f", {_fmt_chunks(o.chunks)}" if report.index else "")
         click.echo(f"{status:<9} {o.doc_id}  ({detail})  ← {o.source}  {o.title}".rstrip())
     for note in report.notes:
@@ -151,7 +151,7 @@ def remove(ctx: click.Context, documents: tuple[str, ...], no_build: bool, as_js
         report = remove_docs(settings, documents, build=not no_build, progress=None if as_json else _progress())
     except IngestError as exc:
         raise _user_error(exc.message, exc.code) from None
-    _print_report(report, as_json, verb="removed")
+    _print_report(report, as_json)
     if report.exit_code:
         ctx.exit(report.exit_code)
 
@@ -182,8 +182,10 @@ def list_cmd(ctx: click.Context, added_only: bool, as_json: bool) -> None:
     click.echo(f"{_pad('DOC', width)}  {'LANG':<7}  {'DATE':<10}  {'CHUNKS':>11}  TITLE")
     for r in rows:
         chunks = "not indexed" if r.chunks is None else str(r.chunks)
-        click.echo(f"{_pad(r.doc_id, width)}  {r.lang:<7}  {(r.date or r.retrieved or '-'):<10}  {chunks:>11}  {r.title}")
-    click.echo(f"\n{len(rows)} document{'s' if len(rows) != 1 else ''}; index: " + (f"{stale}; run `edubot build`" if stale else "up to date"))
+        date = r.date or r.retrieved or "-"
+        click.echo(f"{_pad(r.doc_id, width)}  {r.lang:<7}  {date:<10}  {chunks:>11}  {r.title}")
+    plural = "s" if len(rows) != 1 else ""
+    click.echo(f"\n{len(rows)} document{plural}; index: " + (f"{stale}; run `edubot build`" if stale else "up to date"))
 
 
 def _width(text: str) -> int:

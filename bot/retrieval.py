@@ -64,6 +64,7 @@ class Hit:
 class SearchResult:
     hits: list[Hit]
     expansions: list[str] = field(default_factory=list)
+    query_vector: np.ndarray | None = None
 
     @property
     def top(self) -> Hit | None:
@@ -265,4 +266,4 @@ class Retriever:
             row = int(rows[i])
             cov = self.coverage(q_tokens + ctx_tokens, row) if rank == 0 else 0.0
             hits.append(Hit(row, self.index.chunks[row], float(fused[i]), float(lexical[row]), float(dense[i]), cov))
-        return SearchResult(hits, expansions)
+        return SearchResult(hits, expansions, qv[0])

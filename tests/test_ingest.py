@@ -700,7 +700,7 @@ def test_remove_rebuilds_and_restores_on_failure(built: Settings, tmp_path: Path
             ingest.remove(built, ["ash.md"])
     assert tree(built.corpus_dir) == before
     report = ingest.remove(built, ["ash.md", "unknown.md"])
-    assert [o.status for o in report.outcomes] == ["updated", "failed"] and report.exit_code == EXIT_INPUT
+    assert [o.status for o in report.outcomes] == ["removed", "failed"] and report.exit_code == EXIT_INPUT
     assert not (built.corpus_dir / "added" / "ash-plan.en.md").exists()
     rows, stale = ingest.list_documents(built)
     assert stale == "" and "added/ash-plan.en.md" not in {r.doc_id for r in rows}
@@ -723,3 +723,28 @@ def test_simplified_source_keeps_its_script(corpus_only: Settings, tmp_path: Pat
     assert doc.lang == "zh-Hans" and out.doc_id.endswith(".zh-Hans.md")
     trad, simp = script_marks(doc.body)
     assert simp > 0 and trad == 0  # stored as written, never converted
+
+
+def test_html_charset_from_the_http_header() -> None:
+    html = ("<html><head><title>退休計劃費用</title></head><body><article><h1>退休計劃費用</h1>"
+            "<p>春田市教師退休計劃的年度行政費用為每位參與者新台幣一千二百八十四元,從帳戶中直接扣除。"
+            "參與者可以向計劃管理人索取完整的年度費用披露文件。</p></article></body></html>")
+    fetched = ingest.Fetched(html.encode("big5"), "html", "http://127.0.0.1/x", "big5")
+    ex = extract(fetched, Source("url", "http://127.0.0.1/x", "http://127.0.0.1/x"))
+    assert ex.lang == "zh-Hant" and "新台幣一千二百八十四元" in ex.body
+
+
+def test_title_and_language_options_override_detection(corpus_only: Settings, tmp_path: Path) -> None:
+    src = tmp_path / "n.txt"
+    src.write_text("計劃費用說明\n本計劃的年度費用為零。\n", encoding="utf-8")
+    out = ingest.add(corpus_only, [str(src)], title="Zero-fee plan", lang="zh-Hans", build=False).outcomes[0]
+    assert out.doc_id == "added/zero-fee-plan.zh-Hans.md" and out.title == "Zero-fee plan"
+    with pytest.raises(IngestError):
+        ingest.add(corpus_only, [str(src), str(src)], title="Two sources", build=False)
+
+
+def test_local_file_size_limit(corpus_only: Settings, tmp_path: Path) -> None:
+    src = tmp_path / "huge.txt"
+    src.write_text("fees " * 5000, encoding="utf-8")
+    out = ingest.add(corpus_only, [str(src)], options=FetchOptions(max_bytes=1000), build=False).outcomes[0]
+    assert out.status == "failed" and out.code == EXIT_INPUT and out.error.startswith("file is too large")

@@ -114,7 +114,7 @@ def test_commands_registered_per_language(bot: BackgroundBot, api: FakeBotAPI) -
 # -- /start -------------------------------------------------------------------------------------
 def test_start_greets_in_the_users_language(bot: BackgroundBot, api: FakeBotAPI) -> None:
     en = ask(api, "/start", 101, language_code="en")
-    assert "401(k)" in en.text and script(en.text.split("\n")[0]) == "en"
+    assert en.text.startswith("Hello") and "401(k)" in en.text
     hant = ask(api, "/start", 102, language_code="zh-hant")
     assert script(hant.text) == "zh-Hant"
     hans = ask(api, "/start", 103, language_code="zh-hans")

@@ -23,8 +23,15 @@ _TERMINALS = "。！？；!?;"
 _CLOSERS = "」』”’\"')）】》"
 _SENTENCE_END = re.compile(
     rf"[{re.escape(_TERMINALS)}]+[{re.escape(_CLOSERS)}]*"  # CJK and !?; enders
-    rf"|(?<![0-9A-Z])\.(?=[{re.escape(_CLOSERS)}]*\s)[{re.escape(_CLOSERS)}]*"  # "end. Next", not "3.5" or "U.S."
+    rf"|\.(?=[{re.escape(_CLOSERS)}]*\s)[{re.escape(_CLOSERS)}]*"  # "end. Next" (not "3.5": no space)
     r"|\n"
+)
+# Words whose full stop does not end a sentence: "No. 2022-01", "Hughes v. Northwestern",
+# "e.g.", and single capitals as in "U.S." or "D.C.".
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:no|nos|v|vs|e\.g|i\.e|etc|mr|mrs|ms|dr|st|jr|sr|inc|corp|co|ltd|art|sec|para|fig|approx|jan|feb|mar|apr|"
+    r"jun|jul|aug|sep|sept|oct|nov|dec)|\b[A-Z]|(?:\b[A-Za-z]\.)+[A-Za-z])$",
+    re.IGNORECASE,
 )
 
 
@@ -74,7 +81,14 @@ def heading_of(line: str) -> tuple[int, str] | None:
     if m:
         return len(m.group(1)), m.group(2).strip()
     m = _NUM_HEADING.match(line)
-    if m and not re.search(rf"[{re.escape(_TERMINALS)}，,：:]$", line.strip()):
+    if m:
+        bare = line.strip().rstrip(_CLOSERS)
+        # A numbered line that reads like a sentence ("1. Contributions are made before
+        # tax.", "4.2萬億美元流入。」") is body text, not a heading.
+        if re.search(rf"[{re.escape(_TERMINALS)}，,：:.]$", bare) or re.search(rf"[{re.escape(_TERMINALS)}]", bare):
+            return None
+        if re.match(r"^\s*\d+[.．]\d", line):
+            return None
         return 2, line.strip()
     return None
 
@@ -112,6 +126,8 @@ def split_sentences(text: str, offset: int = 0) -> list[Span]:
     spans: list[Span] = []
     start = 0
     for m in _SENTENCE_END.finditer(text):
+        if m.group().startswith(".") and _ABBREVIATION.search(text[max(start, m.start() - 12) : m.start()]):
+            continue
         end = m.end()
         _add_trimmed(text, start, end, offset, spans)
         start = end
@@ -178,9 +194,11 @@ def chunk_document(doc: Document, settings: ChunkSettings = ChunkSettings()) -> 
             )
             if j >= len(sents):
                 break
-            # Start the next chunk with trailing sentences that fit in the overlap.
+            # Start the next chunk with trailing sentences that fit in the overlap, as long
+            # as the next new sentence still fits: a chunk of only old text adds nothing.
             k = j
-            while k - 1 > i and sents[j - 1].end - sents[k - 1].start <= settings.overlap:
+            while (k - 1 > i and sents[j - 1].end - sents[k - 1].start <= settings.overlap
+                   and sents[j].end - sents[k - 1].start <= settings.size):
                 k -= 1
             i = k
     return chunks

@@ -138,9 +138,17 @@ def render_text(answer: Answer) -> str:
         if answer.footer:
             body.append(answer.footer)
         out = "\n\n".join(b for b in body if b)
-        if len(out) <= TELEGRAM_LIMIT or len(quotes) <= 1:
+        if len(out) <= TELEGRAM_LIMIT:
+            return out
+        if len(quotes) > 1:
+            quotes.pop()
+            continue
+        # One quote too long for a message: shorten it, keep the sources and footer.
+        q = quotes[0]
+        keep = max(0, len(q.text) - (len(out) - TELEGRAM_LIMIT) - 1)
+        if keep == 0 or keep >= len(q.text):
             return out[:TELEGRAM_LIMIT]
-        quotes.pop()
+        quotes[0] = Quote(q.text[:keep].rstrip() + "…", q.ref, q.original_lang)
 
 
 def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
@@ -163,4 +171,4 @@ def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
         rest = rest[cut:].lstrip("\n")
     if rest:
         parts.append(rest)
-    return [p for p in parts if p]
+    return [p for p in parts if p.strip()]

@@ -63,6 +63,9 @@ class Settings:
             raise ConfigError("faiss must be auto, flat or hnsw")
         if self.log_format not in ("text", "json"):
             raise ConfigError("log_format must be text or json")
+        for name in ("top_k", "max_quotes", "max_question_chars", "telegram_rate_limit"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
         if self.chunk_size < 50 or not 0 <= self.chunk_overlap < self.chunk_size:
             raise ConfigError("chunk_size must be >= 50 and 0 <= chunk_overlap < chunk_size")
 

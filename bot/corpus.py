@@ -102,6 +102,8 @@ def _split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str, int
                 line = mark.line + 2 if mark is not None else 2
                 problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
                 raise CorpusError(path, line, f"front matter is not valid YAML: {problem}") from None
+            except ValueError as exc:  # PyYAML builds dates eagerly: "date: 2025-13-45"
+                raise CorpusError(path, _line_of_key(text, "date") or 2, f"front matter has an impossible value: {exc}") from None
             if data is None:
                 data = {}
             if not isinstance(data, dict):
@@ -125,12 +127,13 @@ def _as_date(value: Any, path: Path, text: str) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     s = str(value).strip()
-    for fmt in ("%Y-%m-%d", "%Y-%m", "%Y"):
-        try:
-            dt.datetime.strptime(s, fmt)
-            return s
-        except ValueError:
-            continue
+    for fmt, pattern in (("%Y-%m-%d", r"\d{4}-\d{2}-\d{2}"), ("%Y-%m", r"\d{4}-\d{2}"), ("%Y", r"\d{4}")):
+        if re.fullmatch(pattern, s):
+            try:
+                dt.datetime.strptime(s, fmt)
+                return s
+            except ValueError:
+                break
     raise CorpusError(path, _line_of_key(text, "date"), f"date {s!r} is not an ISO date (YYYY-MM-DD)")
 
 

@@ -672,9 +672,14 @@ def extract(fetched: Fetched, source: Source, *, lang: Lang | None = None, title
                 raise IngestError("no text to add (the file is empty)", EXIT_INPUT) from None
             raise IngestError(f"malformed Markdown: {exc.message} (line {exc.line})", EXIT_INPUT) from None
         text = doc.body
-        found_title = doc.title if doc.title != Path(source.key).stem else ""
+        decoded = raw.decode("utf-8-sig")
+        # The title: from the front matter, else a heading on the first line, else the file name.
+        first_line = next((ln for ln in text.split("\n") if ln.strip()), "")
+        heading = _HEADING.match(first_line.strip())
+        found_title = (doc.title if _front_matter_has(decoded, ("title",))
+                       else heading.group(2) if heading else "")
         date = doc.date
-        if _front_matter_has(raw.decode("utf-8-sig"), ("language", "lang")):
+        if _front_matter_has(decoded, ("language", "lang")):
             doc_lang = doc.lang
         for key in ("topic", "licence", "attribution"):
             if getattr(doc, key):

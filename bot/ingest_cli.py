@@ -29,6 +29,15 @@ With several sources each one is reported; the exit code is that of the
 first failure."""
 
 
+REMOVE_EXIT_CODES_HELP = f"""\b
+Exit codes:
+  0  every document removed
+  2  usage error
+  {EXIT_DATA}  corpus, index or configuration problem (the files are restored)
+  {EXIT_INPUT}  no such document, or DOC matches several documents
+The exit code is that of the first failure."""
+
+
 class ByteSize(click.ParamType):
     """A size such as 10MB, 500KB, 2M or 1048576 (bytes)."""
 
@@ -70,7 +79,7 @@ def _print_report(report: Any, as_json: bool) -> None:
             click.echo(f"error: {o.source}: {o.error}", err=True)
             continue
         status = o.status
-        detail = f"{o.lang}" + (f", {_fmt_chunks(o.chunks)}" if report.index else "")
+        detail = o.lang + (f", {_fmt_chunks(o.chunks)}" if report.index and status != "removed" else "")
         click.echo(f"{status:<9} {o.doc_id}  ({detail})  ← {o.source}  {o.title}".rstrip())
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
@@ -131,7 +140,7 @@ def add(ctx: click.Context, sources: tuple[str, ...], into: str, max_size: int, 
         ctx.exit(report.exit_code)
 
 
-@click.command(epilog=EXIT_CODES_HELP.replace("every source added, updated or unchanged", "every document removed"))
+@click.command(epilog=REMOVE_EXIT_CODES_HELP)
 @click.argument("documents", nargs=-1, required=True, metavar="DOC...")
 @click.option("--no-build", is_flag=True, help="Delete the files but do not update the index.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with each result.")

@@ -14,7 +14,9 @@ from .script import normalise
 # Matched on normalised text (Simplified, lower case).
 _ADVICE = [
     # English: first person + decision, or a request for a recommendation
-    r"\bshould\s+(i|we)\b",
+    r"\bshould\s+(i|we)\s+(buy|sell|invest|put|move|switch|allocate|hold|keep|get\s+out|cash\s+out|pick|choose|"
+    r"add|use|roll|transfer|convert|bet|go\s+all)\b",
+    r"\b(is|isn't|is\s+it|is\s+now)\s+(now\s+)?(a\s+)?(good|right|bad|smart)\s+time\s+to\s+(buy|sell|invest|get)\b",
     r"\b(is it|would it be)\s+(a\s+)?(good|wise|smart|bad)\s+(idea|time|move|investment)\b",
     r"\b(do|would)\s+you\s+(recommend|suggest|advise)\b",
     r"\b(recommend|suggest)\s+(me\s+)?(a|an|some|which|what)\b",
@@ -22,11 +24,12 @@ _ADVICE = [
     r"\b(how\s+much|what\s+percent(age)?)\s+(of\s+my|should\s+i)\b",
     r"\b(is|are)\s+\w+(\s+\w+)?\s+a\s+good\s+(buy|investment)\b",
     r"\bworth\s+(buying|investing)\b",
-    r"\b(my|our)\s+(401\s*\(?k\)?|ira|retirement|savings|portfolio|pension)\b.*\b(into|in|buy|move|put|allocate|invest)\b",
+    r"\b(put|move|switch|allocate|invest|roll|convert|shift)\b.*\b(my|our)\s+(401\s*\(?k\)?|ira|retirement|savings|portfolio|pension)\b.*\b(into|to)\b",
+    r"\b(my|our)\s+(401\s*\(?k\)?|ira|retirement|savings|portfolio|pension)\b.*\b(into|buy|move|put|allocate|switch)\b",
     r"\b(buy|sell|invest in|put .* into)\b.*\bnow\b",
     # Chinese (normalised to Simplified)
     r"我(应该|应不应该|该不该|要不要|能不能|可不可以|适合|该)\s*(买|卖|投资|投入|配置|持有|换|转|把)",
-    r"(应该|应不应该|该不该|要不要|值不值得|值得)\s*(买|卖|投资|投入|配置|入手|持有)",
+    r"(应该|应不应该|该不该|要不要|值不值得|值得)\s*(买|卖|投资|投入|配置|入手|持有|把|将|换|转)",
     r"(推荐|建议)(我|一下|一些|哪|几)",
     r"(买|投资|投入)(哪个|哪只|哪些|什么)(比较好|好|划算)",
     r"(能|可以)\s*买吗",

@@ -48,6 +48,7 @@ class Query:
     text: str
     lang: Lang = "en"
     context: str = ""  # the earlier question a follow-up refers to
+    hint: str = ""  # extra search terms that are not the asker's words (e.g. risk terms for advice requests)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,11 +139,14 @@ class Retriever:
         question's own words.
         """
         w = self.weights
-        base = [(q_tokens, 1.0), (synonyms, w.expansion), (ctx_tokens, w.context)]
-        same = self.lexical_scores(base)
+        base = [(q_tokens, 1.0), (ctx_tokens, w.context)]
+        plain = self.lexical_scores(base)
+        # A passage needs only one way of saying a thing: each wording is measured
+        # against its own ideal and the passage keeps the better score.
+        same = np.maximum(plain, self.lexical_scores([*base, (synonyms, w.expansion)])) if synonyms else plain
         if not translations or w.expansion <= 0:
             return same
-        cross = self.lexical_scores([*base, (translations, w.expansion)])
+        cross = np.maximum(same, self.lexical_scores([*base, (synonyms, w.expansion), (translations, w.expansion)]))
         return np.where(self._chunk_family == query_zh, same, cross)
 
     def coverage(self, tokens: list[str], row: int) -> float:
@@ -158,8 +162,8 @@ class Retriever:
     # -- dense -------------------------------------------------------------------
     def query_vector(self, query: Query) -> np.ndarray:
         texts = [normalise(query.text)]
-        if query.context:
-            texts.append(normalise(query.context))
+        if query.context or query.hint:
+            texts.append(normalise("\n".join(t for t in (query.context, query.hint) if t)))
         vecs = self.encoder.encode(texts)
         v = vecs[0] + (self.weights.context * vecs[1] if len(vecs) > 1 else 0)
         v = v / max(float(np.linalg.norm(v)), 1e-12)
@@ -242,7 +246,8 @@ class Retriever:
         synonyms = [t for term in expansions if term.isascii() != query_zh for t in self.tokenizer.tokens(term)]
         translations = [t for term in expansions if term.isascii() == query_zh for t in self.tokenizer.tokens(term)]
         ctx_tokens = self.tokenizer.tokens(query.context) if query.context else []
-        lexical = self.hybrid_lexical(q_tokens, synonyms, translations, ctx_tokens, query_zh)
+        hint_tokens = self.tokenizer.tokens(query.hint) if query.hint else []
+        lexical = self.hybrid_lexical(q_tokens, synonyms, translations, ctx_tokens + hint_tokens, query_zh)
         qv = self.query_vector(query)
         m = min(self._n, max(self.weights.candidates, k))
         d_scores, d_rows = self.index.dense.search(qv, m)
@@ -264,6 +269,12 @@ class Retriever:
         hits = []
         for rank, i in enumerate(order):
             row = int(rows[i])
-            cov = self.coverage(q_tokens + ctx_tokens, row) if rank == 0 else 0.0
+            cov = 0.0
+            if rank == 0:
+                cov = self.coverage(q_tokens + ctx_tokens, row)
+                if translations and bool(self._chunk_family[row]) != query_zh:
+                    # A passage in the other language covers the question through the
+                    # glossary's translations of its terms.
+                    cov = max(cov, self.coverage(translations, row))
             hits.append(Hit(row, self.index.chunks[row], float(fused[i]), float(lexical[row]), float(dense[i]), cov))
         return SearchResult(hits, expansions, qv[0])

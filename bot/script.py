@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 from typing import Literal
 
 import opencc
@@ -41,9 +42,15 @@ def to_simplified(text: str) -> str:
     return convert(text, "t2s")
 
 
+# Variant characters folded together for matching only (never shown to a reader):
+# Taiwan/Hong Kong 著 (意味著) is 着 in Simplified; 帳戶 (Taiwan) becomes 帐户 while
+# 賬戶 (Hong Kong) and standard Simplified give 账户.
+_FOLD = str.maketrans({"著": "着", "帐": "账"})
+
+
 def normalise(text: str) -> str:
-    """The matching form: NFKC width folding, Simplified characters, lower case."""
-    return to_simplified(unicodedata.normalize("NFKC", text)).lower()
+    """The matching form: NFKC width folding, Simplified characters, variants folded, lower case."""
+    return to_simplified(unicodedata.normalize("NFKC", text)).translate(_FOLD).lower()
 
 
 def cjk_count(text: str) -> int:
@@ -67,18 +74,32 @@ class Detected:
     simplified_marks: int = 0
 
 
+@lru_cache(maxsize=1)
+def _shared_chars() -> frozenset[str]:
+    text = resources.files("bot.data").joinpath("shared_chars.txt").read_text(encoding="utf-8")
+    return frozenset("".join(line for line in text.splitlines() if not line.startswith("#")).strip())
+
+
+def _char_by_char(chars: str, config: str) -> str:
+    # One character per line, so OpenCC cannot apply phrase rules (一出 -> 一齣).
+    out = convert("\n".join(chars), config).split("\n")
+    return "".join(out) if len(out) == len(chars) and all(len(c) == 1 for c in out) else chars
+
+
 def script_marks(text: str) -> tuple[int, int]:
-    """Count characters that only exist in Traditional and only in Simplified form."""
+    """Count characters that only exist in Traditional and only in Simplified form.
+
+    Each character is judged on its own (phrase rules would turn 一出 into 一齣), and
+    characters normal in both scripts (台, 里, 干 ...) are no evidence either way.
+    """
     chars = "".join(_CJK.findall(text))
     if not chars:
         return 0, 0
-    as_simplified = convert(chars, "t2s")
-    as_traditional = convert(chars, "s2t")
-    trad = simp = 0
-    if len(as_simplified) == len(chars):
-        trad = sum(1 for a, b in zip(chars, as_simplified) if a != b)
-    if len(as_traditional) == len(chars):
-        simp = sum(1 for a, b in zip(chars, as_traditional) if a != b)
+    as_simplified = _char_by_char(chars, "t2s")
+    as_traditional = _char_by_char(chars, "s2t")
+    shared = _shared_chars()
+    trad = sum(1 for a, b in zip(chars, as_simplified) if a != b)
+    simp = sum(1 for a, b in zip(chars, as_traditional) if a != b and a not in shared)
     return trad, simp
 
 

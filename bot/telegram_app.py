@@ -469,10 +469,15 @@ class EduTelegramBot:
             return f"u{user.id if user else 0}"
         return f"c{chat.id}:u{user.id if user else 0}"
 
-    async def run_engine(self, question: str, conversation: Any, lang: str | None, k: int | None = None) -> Answer:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor, partial(self.engine.answer, question, conversation, lang=lang, k=k or self._k))
+    async def run_engine(self, question: str, conversation: Any, lang: str | None, k: int | None = None,
+                         started: threading.Event | None = None) -> Answer:
+        """``engine.answer`` in the worker thread; ``started`` is set when the worker picks it up."""
+        def job() -> Answer:
+            if started is not None:
+                started.set()
+            return self.engine.answer(question, conversation, lang=lang, k=k or self._k)
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, job)
 
     async def send(self, bot: Any, chat_id: int, text: str, *, reply_markup: InlineKeyboardMarkup | None = None,
                    reply_to: int | None = None) -> list[Message]:
@@ -497,11 +502,17 @@ class EduTelegramBot:
         return await self.send(context.bot, chat.id, text, reply_markup=reply_markup,
                                reply_to=msg.message_id if (in_group and msg) else None)
 
-    async def _typing_refresh(self, bot: Any, chat_id: int) -> None:
+    async def _typing_refresh(self, bot: Any, chat_id: int, started: threading.Event) -> None:
+        """Renew "typing" (it lasts 5 s) while the engine works on this question.
+
+        Not while the question waits for the worker: under heavy load thousands of
+        renewals for queued questions would only slow the answers down.
+        """
         while True:
             await asyncio.sleep(4.5)
-            with contextlib.suppress(TelegramError):
-                await bot.send_chat_action(chat_id, ChatAction.TYPING)
+            if started.is_set():
+                with contextlib.suppress(TelegramError):
+                    await bot.send_chat_action(chat_id, ChatAction.TYPING)
 
     # -- questions --------------------------------------------------------------------------
     async def answer_question(self, update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
@@ -531,10 +542,11 @@ class EduTelegramBot:
             self.store.bump("too_long")
             await self.reply(update, context, esc(messages.text("too_long", lang_guess, length=len(question), limit=limit)))
             return
-        future = asyncio.ensure_future(self.run_engine(question, conv, pref))
+        started = threading.Event()
+        future = asyncio.ensure_future(self.run_engine(question, conv, pref, started=started))
         with contextlib.suppress(TelegramError):
             await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
-        refresher = asyncio.create_task(self._typing_refresh(context.bot, chat.id))
+        refresher = asyncio.create_task(self._typing_refresh(context.bot, chat.id, started))
         try:
             answer = await future
         finally:
@@ -856,11 +868,16 @@ class EduTelegramBot:
             self.store.bump("errors")
         if not isinstance(update, Update):
             return
-        lang = self.ui_lang(update.effective_user) if update.effective_user else "en"
-        with contextlib.suppress(TelegramError):
-            if update.callback_query is not None:
+        try:
+            lang = self.ui_lang(update.effective_user) if update.effective_user else "en"
+        except Exception:  # noqa: BLE001 - the store may be what failed
+            lang = "en"
+        if update.callback_query is not None:
+            with contextlib.suppress(TelegramError):
                 await update.callback_query.answer(t("error", lang), show_alert=True)
-            elif update.effective_chat is not None and update.effective_message is not None:
+                return
+        if update.effective_chat is not None and update.effective_message is not None:
+            with contextlib.suppress(TelegramError):
                 await self.reply(update, context, esc(t("error", lang)))
 
 
@@ -871,6 +888,17 @@ def api_urls(base: str) -> tuple[str, str]:
     if base.endswith("/bot"):
         base = base[: -len("/bot")]
     return f"{base}/bot", f"{base}/file/bot"
+
+
+async def check_token(settings: Settings) -> str:
+    """Ask the Bot API who we are: the bot's username, or InvalidToken / NetworkError."""
+    from telegram import Bot
+
+    kwargs: dict[str, str] = {}
+    if settings.telegram_api_base_url:
+        kwargs["base_url"], kwargs["base_file_url"] = api_urls(settings.telegram_api_base_url)
+    async with Bot(settings.telegram_token, **kwargs) as bot:
+        return bot.username
 
 
 def build_application(settings: Settings, engine: Any, *, store: TelegramStore | None = None,
@@ -972,5 +1000,5 @@ class BackgroundBot:
 
 __all__ = [
     "BackgroundBot", "EduTelegramBot", "PerChatUpdateProcessor", "RetryingRateLimiter", "UserRateLimit",
-    "WebhookConfig", "api_urls", "build_application", "render_answer", "run",
+    "WebhookConfig", "api_urls", "build_application", "check_token", "render_answer", "run",
 ]

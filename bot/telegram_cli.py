@@ -5,6 +5,7 @@ python-telegram-bot is imported inside the commands, so ``edubot ask`` never loa
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import importlib.util
 import json
@@ -60,6 +61,7 @@ def serve(ctx: click.Context, webhook_url: str | None, listen: str, port: int, u
     \b
       TELEGRAM_BOT_TOKEN=123:abc edubot serve
       edubot serve --webhook-url https://bot.example.org/tg --port 8443 --secret-token "$SECRET"
+
     Stop with Ctrl-C or SIGTERM: replies in progress are finished first.
     """
     settings = _settings(ctx, telegram_db=db)
@@ -71,9 +73,17 @@ def serve(ctx: click.Context, webhook_url: str | None, listen: str, port: int, u
 
     from telegram.error import InvalidToken, NetworkError, TelegramError
 
-    from .telegram_app import build_application, run
+    from .telegram_app import build_application, check_token, run
     from .telegram_store import StoreError, TelegramStore
 
+    api = settings.telegram_api_base_url or "https://api.telegram.org"
+    rejected = f"the Bot API at {api} rejected the token in TELEGRAM_BOT_TOKEN: check it with @BotFather"
+    try:  # before the engine loads, so a wrong token or URL fails in a second
+        asyncio.run(check_token(settings))
+    except InvalidToken:
+        raise UserError(rejected) from None
+    except NetworkError as exc:
+        raise UserError(f"cannot reach the Telegram Bot API at {api}: {redact(str(exc))}") from None
     try:
         store = TelegramStore.open(settings.telegram_db)
     except StoreError as exc:
@@ -86,12 +96,10 @@ def serve(ctx: click.Context, webhook_url: str | None, listen: str, port: int, u
                    f"data in {settings.telegram_db}). Ctrl-C stops.", err=True)
 
     app = build_application(settings, engine, store=store, on_ready=ready)
-    api = settings.telegram_api_base_url or "https://api.telegram.org"
     try:
         run(app, webhook, drop_pending_updates=drop_pending)
     except InvalidToken:
-        raise UserError(f"the Bot API at {api} rejected the token in TELEGRAM_BOT_TOKEN: "
-                        "check it with @BotFather") from None
+        raise UserError(rejected) from None
     except NetworkError as exc:
         raise UserError(f"cannot reach the Telegram Bot API at {api}: {redact(str(exc))}") from None
     except TelegramError as exc:

@@ -24,7 +24,7 @@ _WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*%?|[\u3400-\u4dbf\u4e00-\u9fff\uf90
 _PAREN_LETTER = re.compile(r"(\d+)\s*\(\s*([a-z])\s*\)")
 _DOTTED = re.compile(r"\b([a-z])\.([a-z])\.")
 _HAS_CONTENT = re.compile(r"[0-9a-z\u3400-\u9fff\uf900-\ufaff]")
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 
 
 def _load_words(name: str) -> frozenset[str]:
@@ -38,14 +38,22 @@ def _load_words(name: str) -> frozenset[str]:
 
 
 def _stem(word: str) -> str:
-    """A very light English stemmer: enough to match plurals and -ed/-ing forms."""
+    """A light English stemmer: plurals, -ed and -ing, and a final -e, so that
+    rate/rates, trade/traded/trades and limit/limits/limited meet."""
     if len(word) <= 3 or not word.isalpha():
         return word
-    for suffix, keep in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            if suffix == "s" and word.endswith(("ss", "us", "is")):
-                return word
-            return word[: len(word) - len(suffix)] + keep
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith(("sses", "xes", "ches", "shes", "zes")):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    if word.endswith("ing") and len(word) > 5:
+        word = word[:-3]
+    elif word.endswith("ed") and len(word) > 4:
+        word = word[:-2]
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
     return word
 
 

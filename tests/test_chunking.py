@@ -6,7 +6,7 @@ import bisect
 from dataclasses import dataclass, field
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.chunking import ChunkSettings, Span, chunk_document, heading_of, sections, split_sentences
@@ -38,13 +38,28 @@ def test_split_chinese_keeps_closing_quotes_with_the_sentence() -> None:
 
 
 def test_split_english_sentences_not_at_decimals_or_abbreviations() -> None:
-    text = "The U.S. limit is $23,500. Fees rose 3.5 percent in 2025. Is that high? Yes!"
+    text = "The U.S. limit is high. Fees rose 3.5 percent this year. Is that high? Yes!"
     assert texts(text, split_sentences(text)) == [
-        "The U.S. limit is $23,500.",
-        "Fees rose 3.5 percent in 2025.",
+        "The U.S. limit is high.",
+        "Fees rose 3.5 percent this year.",
         "Is that high?",
         "Yes!",
     ]
+
+
+def test_split_english_sentence_ending_in_a_number() -> None:
+    text = "The limit is USD 23,500. Participants aged 50 may add more. It was signed in 2025. It is law."
+    assert texts(text, split_sentences(text)) == [
+        "The limit is USD 23,500.",
+        "Participants aged 50 may add more.",
+        "It was signed in 2025.",
+        "It is law.",
+    ]
+
+
+def test_split_english_not_after_no_abbreviation() -> None:
+    text = "Compliance Assistance Release No. 2022-01 urged extreme care."
+    assert texts(text, split_sentences(text)) == [text]
 
 
 def test_split_at_line_breaks_and_trims_whitespace() -> None:
@@ -89,17 +104,16 @@ def test_heading_of(line: str, expected: tuple[int, str] | None) -> None:
     assert heading_of(line) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a short English numbered-list line ending with '.' (\"1. Contributions are made before tax.\") "
-    "matches _NUM_HEADING and '.' is not in the sentence-end exclusion, so it becomes a section heading and its "
-    "text is in no chunk",
-)
 def test_numbered_list_item_sentence_is_body_text() -> None:
     body = "## Steps\n1. Contributions are made before tax.\n2. Earnings grow tax-deferred.\n"
     assert heading_of("1. Contributions are made before tax.") is None
     text = " ".join(c.text for c in chunk_document(doc(body)))
     assert "Contributions are made before tax." in text
+
+
+@pytest.mark.parametrize("line", ["1、勞工部要求「極端謹慎。」", "4.2萬億美元流入退休帳戶。」"])
+def test_sentence_ending_in_a_closing_quote_is_not_a_heading(line: str) -> None:
+    assert heading_of(line) is None
 
 
 def test_sections_markdown_and_numbered_plain_text() -> None:
@@ -167,9 +181,12 @@ class GenDoc:
     heading_paths: list[str] = field(default_factory=list)  # expected section after each heading
 
 
+# A line starting with a number ("4.2萬億..." or "401(k)...") may read as a numbered heading
+# (see test_sentence_ending_in_a_closing_quote_is_not_a_heading), so sentences start with a word.
 zh_sentence = st.builds(
-    lambda words, end: "".join(words) + end,
-    st.lists(st.sampled_from(_ZH_WORDS), min_size=1, max_size=12),
+    lambda first, words, end: first + "".join(words) + end,
+    st.sampled_from([w for w in _ZH_WORDS if not w[0].isdigit()]),
+    st.lists(st.sampled_from(_ZH_WORDS), max_size=11),
     st.sampled_from(["。", "！", "？", "；", "。」"]),
 )
 en_sentence = st.builds(
@@ -183,11 +200,16 @@ paragraph = st.builds(
     st.lists(st.one_of(zh_sentence, en_sentence), min_size=1, max_size=8),
 )
 # Long runs without sentence punctuation (some with spaces or commas to cut at, some without).
+# Built from a slice of a fixed pseudo-random string: drawing hundreds of characters one by
+# one makes generation several times slower without finding anything new.
+_RUN_SOURCE = "".join(_RUN_CHARS[(i * i * 7 + i * 3) % len(_RUN_CHARS)] for i in range(2000))
 long_run = st.builds(
-    lambda first, chars, sep, every: first
-    + "".join(c + (sep if sep and i % every == every - 1 else "") for i, c in enumerate(chars)),
+    lambda first, offset, n, sep, every: first
+    + "".join(c + (sep if sep and i % every == every - 1 else "")
+              for i, c in enumerate(_RUN_SOURCE[offset : offset + n])),
     st.sampled_from("投資退休abc"),
-    st.lists(st.sampled_from(_RUN_CHARS), min_size=60, max_size=900),
+    st.integers(0, 1000),
+    st.integers(60, 900),
     st.sampled_from(["", " ", "，", ","]),
     st.integers(7, 40),
 )
@@ -251,7 +273,7 @@ def expected_section(g: GenDoc, offset: int) -> str:
     return g.heading_paths[i] if i >= 0 else ""
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(documents(), chunk_settings)
 def test_property_generated_documents_have_only_the_intended_headings(g: GenDoc, cs: ChunkSettings) -> None:
     # A check on the generator: the other properties rely on knowing where headings are.
@@ -264,7 +286,7 @@ def test_property_generated_documents_have_only_the_intended_headings(g: GenDoc,
     assert found == g.heading_lines
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(documents(), chunk_settings)
 def test_property_offsets_point_at_the_text(g: GenDoc, cs: ChunkSettings) -> None:
     body = g.body
@@ -277,7 +299,7 @@ def test_property_offsets_point_at_the_text(g: GenDoc, cs: ChunkSettings) -> Non
         assert all(a.end <= b.start for a, b in zip(c.sentences, c.sentences[1:]))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(documents(), chunk_settings)
 def test_property_no_text_is_lost(g: GenDoc, cs: ChunkSettings) -> None:
     body = g.body
@@ -290,7 +312,7 @@ def test_property_no_text_is_lost(g: GenDoc, cs: ChunkSettings) -> None:
     assert not lost, [body[i] for i in lost[:20]]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(documents(), chunk_settings)
 def test_property_chunks_and_sentences_fit_the_size(g: GenDoc, cs: ChunkSettings) -> None:
     # _hard_split cuts every over-long sentence into pieces of at most `size` characters, and
@@ -311,7 +333,7 @@ def test_property_stable_ids(g: GenDoc, cs: ChunkSettings) -> None:
     assert all(c.doc_id == "a/b.zh-Hant.md" for c in first)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(documents(), chunk_settings)
 def test_property_section_is_the_nearest_heading_above(g: GenDoc, cs: ChunkSettings) -> None:
     for c in chunk_document(doc(g.body), cs):
@@ -320,18 +342,27 @@ def test_property_section_is_the_nearest_heading_above(g: GenDoc, cs: ChunkSetti
         assert not any(c.start < h < c.end for h in g.heading_starts)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(documents(), chunk_settings)
 def test_property_overlap_is_bounded(g: GenDoc, cs: ChunkSettings) -> None:
     chunks = chunk_document(doc(g.body), cs)
     for a, b in zip(chunks, chunks[1:]):
-        assert b.start > a.start and b.end > a.end  # progress
+        assert b.start > a.start  # progress
         if a.section == b.section and b.start < a.end:
             assert a.end - b.start <= cs.overlap
             # The overlap is made of whole sentences of the previous chunk.
             assert b.start in {s.start for s in a.sentences}
         if cs.overlap == 0:
             assert b.start >= a.end
+
+
+@example(GenDoc("勞工部。勞工部。Fiduciaries plan plan plan plan plan plan plan."), ChunkSettings(50, 4))
+@settings(max_examples=100, deadline=None)
+@given(documents(), chunk_settings)
+def test_property_every_chunk_adds_new_text(g: GenDoc, cs: ChunkSettings) -> None:
+    chunks = chunk_document(doc(g.body), cs)
+    for a, b in zip(chunks, chunks[1:]):
+        assert b.end > a.end, (a.text, b.text)
 
 
 def test_overlap_repeats_trailing_sentences() -> None:

@@ -79,11 +79,6 @@ def test_detect_ambiguous_uses_fallback(text: str) -> None:
     assert d.lang == "zh-Hant" and d.ambiguous
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: 台 counts as a Simplified-only mark because s2t maps it to 臺, but 台 is standard in "
-    "Traditional (台北, 台灣); a Traditional message with no other marks is detected as Simplified",
-)
 def test_detect_taipei_is_not_simplified() -> None:
     # 「他住在台北」 is valid in both scripts: it should be ambiguous (fallback), not zh-Hans.
     assert detect("他住在台北", fallback="zh-Hant").lang == "zh-Hant"
@@ -106,12 +101,6 @@ def test_normalise_maps_both_scripts_to_one_form() -> None:
     assert normalise("Roth供款是什麼") == normalise("ROTH供款是什么")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: normalise uses OpenCC t2s, which keeps the Taiwan/HK particle 著 (Simplified 着): the seed "
-    "article's 「這意味著」 normalises to 这意味著, a Simplified 「这意味着」 to 这意味着, so they do not match "
-    "(OpenCC tw2s maps both to 这意味着)",
-)
 def test_normalise_taiwan_zhe() -> None:
     assert normalise("這意味著") == normalise("这意味着")
 
@@ -146,6 +135,10 @@ def test_traditional_source_is_never_round_tripped(config: str) -> None:
     # as written when the text carries more Traditional marks.
     text = "這裡離台北三公里"
     assert to_script(text, "zh-Hant", config) == text
+
+
+def test_traditional_text_with_shared_phrase_is_unchanged() -> None:
+    assert to_script("他一出門就下雨", "zh-Hant") == "他一出門就下雨"
 
 
 @pytest.mark.parametrize("config", TRADITIONAL_CONFIGS)
@@ -201,7 +194,13 @@ ALPHABET = "".join(dict.fromkeys(_TRAD_CHARS + _SIMP_CHARS + _SHARED + _OTHER))
 assert "於" not in ALPHABET and "乾" not in ALPHABET
 
 mixed_text = st.text(alphabet=st.sampled_from(ALPHABET), max_size=40)
-traditional_text = st.text(alphabet=st.sampled_from(_TRAD_CHARS + _SHARED + _OTHER), min_size=1, max_size=40)
+# Traditional and shared characters only, so the text carries no Simplified-only character.
+# 出 is left out: s2t rewrites the shared phrase 一出 as 一齣, so script_marks counts 出 as a
+# Simplified mark and to_script rewrites Traditional text (a bug, pinned down by
+# test_traditional_text_with_shared_phrase_is_unchanged). Without 出 the property held on all
+# pairs and 30,000 random strings for every Traditional config.
+traditional_text = st.text(alphabet=st.sampled_from(_TRAD_CHARS + _SHARED.replace("出", "") + _OTHER),
+                           min_size=1, max_size=40)
 
 
 @settings(max_examples=200, deadline=None)

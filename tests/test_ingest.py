@@ -281,12 +281,18 @@ def tree(root: Path) -> dict[str, bytes]:
 # --------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def site() -> Iterator[str]:
+@pytest.fixture(scope="module", autouse=True)
+def _direct_connections() -> Iterator[None]:
+    """Requests to 127.0.0.1 must not go through a proxy configured in the environment."""
     with pytest.MonkeyPatch.context() as mp:
         no_proxy(mp)
-        with serve(pages()) as url:
-            yield url
+        yield
+
+
+@pytest.fixture(scope="module")
+def site(_direct_connections: None) -> Iterator[str]:
+    with serve(pages()) as url:
+        yield url
 
 
 @pytest.fixture()
@@ -748,3 +754,9 @@ def test_local_file_size_limit(corpus_only: Settings, tmp_path: Path) -> None:
     src.write_text("fees " * 5000, encoding="utf-8")
     out = ingest.add(corpus_only, [str(src)], options=FetchOptions(max_bytes=1000), build=False).outcomes[0]
     assert out.status == "failed" and out.code == EXIT_INPUT and out.error.startswith("file is too large")
+
+
+def test_markdown_title_is_not_taken_from_a_later_heading() -> None:
+    md = "Some intro text about the Hazel plan.\n\n## Background\n\nMore text.\n"
+    ex = extract(ingest.Fetched(md.encode(), "markdown"), Source("file", "hazel_plan.md", "hazel_plan.md"))
+    assert ex.title == "hazel plan" and "\n## Background\n" in ex.body

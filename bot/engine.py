@@ -9,6 +9,7 @@ the corpus covers the question, picks the sentences to quote and returns an
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -25,7 +26,7 @@ from .conversation import Conversation, Turn, context_for
 from .corpus import Corpus, load_corpus
 from .encoders import Encoder, load_encoder
 from .index import IndexUnavailable, LoadedIndex, build_index, check, load_index
-from .intent import asks_for_advice
+from .intent import asks_about_author, asks_for_advice
 from .retrieval import FusionWeights, Hit, Query, Retriever, SearchResult
 from .script import Lang, detect, normalise, to_script
 from .tokens import Tokenizer
@@ -145,6 +146,10 @@ class Engine:
         if len(question) > limit:
             return Answer(question, out_lang, True,
                           intro=messages.text("too_long", out_lang, length=len(question), limit=limit))
+        if asks_about_author(question):
+            authors = self._authors(question, conversation, out_lang, mixed)
+            if authors is not None:
+                return authors
         content_words = len(self.tokenizer.words(question))
         context = context_for(question, conversation, content_words)
         search_lang: Lang = detect(question, fallback=out_lang if out_lang != "en" else "zh-Hant").lang
@@ -267,6 +272,39 @@ class Engine:
                                       h.chunk.date, h.chunk.url)
             quotes.append(Quote(self._to_reader(sent, lang), sources[key].ref, h.chunk.lang))
         return tuple(quotes), tuple(sources.values())
+
+    def _authors(self, question: str, conversation: Conversation | None, lang: Lang, mixed: bool) -> Answer | None:
+        """Answer "who wrote this?" from the documents' recorded attribution.
+
+        "This" is what the previous answer cited; with no conversation, the corpus's
+        articles (explainers are written by the project). The passage shown is the one
+        of the document that names the author, when there is one.
+        """
+        docs = {d["doc_id"]: d for d in self.index.manifest.documents}
+        last = conversation.last if conversation else None
+        wanted = [d for d in (last.doc_ids if last else ()) if d in docs and docs[d].get("attribution")]
+        if not wanted:
+            wanted = [i for i, d in docs.items() if d.get("kind") == "article" and d.get("attribution")]
+        if not wanted:
+            return None
+        quotes, sources, passages = [], [], []
+        for ref, doc_id in enumerate(dict.fromkeys(wanted).keys(), start=1):
+            d = docs[doc_id]
+            chunks = [c for c in self.index.chunks if c.doc_id == doc_id]
+            name = re.split(r"[,，、(（]", d["attribution"])[0].strip()
+            chunk = next((c for c in chunks if name and name in c.text), chunks[0] if chunks else None)
+            sources.append(Source(ref, doc_id, d["title"], chunk.section if chunk else "", d.get("date", ""), d.get("url", "")))
+            line = messages.text("written_by", lang, title=d["title"], author=d["attribution"])
+            quotes.append(Quote(self._to_reader(line, lang), ref, d["lang"]))
+            if chunk is not None:
+                passages.append(Passage(len(passages) + 1, doc_id, self._to_reader(d["title"], lang),
+                                        self._to_reader(chunk.section, lang), d.get("url", ""), d.get("date", ""),
+                                        self._to_reader(chunk.text, lang), 1.0, chunk.chunk_id, chunk.lang))
+            if ref >= 3:
+                break
+        turn = Turn(question, question, lang, tuple(s.doc_id for s in sources), False)
+        return Answer(question, lang, False, quotes=tuple(quotes), sources=tuple(sources), passages=tuple(passages),
+                      footer=messages.text("not_advice", lang), mixed=mixed, resolved=question, turn=turn)
 
     def topics(self, lang: Lang, limit: int = 12) -> tuple[str, ...]:
         """Titles of what the corpus covers, in the reader's language where available.

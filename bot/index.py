@@ -43,11 +43,11 @@ from .corpus import Corpus, Document
 from .encoders import EmbeddingCache, Encoder, embed_with_cache
 from .glossary import Entry, Glossary
 from .script import normalise
-from .tokens import Tokenizer
+from .tokens import TOKENIZER_VERSION, Tokenizer
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 HNSW_THRESHOLD = 50_000  # chunks; below it exact search is fast enough
 BM25_K1 = 0.9
 BM25_B = 0.4
@@ -98,6 +98,7 @@ class Manifest:
     bm25_k1: float
     bm25_b: float
     faiss: str
+    tokenizer_version: int
     n_documents: int
     n_chunks: int
     n_sentences: int
@@ -109,7 +110,9 @@ class Manifest:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Manifest:
         names = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        values = {k: v for k, v in data.items() if k in names}
+        values.setdefault("tokenizer_version", 0)  # older builds: stale
+        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +304,7 @@ def build_index(
             bm25_k1=BM25_K1,
             bm25_b=BM25_B,
             faiss=kind,
+            tokenizer_version=TOKENIZER_VERSION,
             n_documents=len(corpus.documents),
             n_chunks=len(records),
             n_sentences=len(sentence_texts),
@@ -310,6 +314,7 @@ def build_index(
             documents=[
                 {"doc_id": d.doc_id, "title": d.title, "lang": d.lang, "date": d.date, "url": d.url,
                  "kind": d.kind, "topic": d.topic, "content_hash": d.content_hash,
+                 "attribution": d.attribution, "licence": d.licence,
                  "chunks": sum(1 for r in records if r.doc_id == d.doc_id)}
                 for d in corpus.documents
             ],
@@ -362,6 +367,8 @@ def check(index_dir: Path, corpus: Corpus, encoder_name: str, settings: ChunkSet
         return Status(False, f"no index in {index_dir}")
     if manifest.format_version != FORMAT_VERSION:
         return Status(False, f"index format {manifest.format_version} is older than {FORMAT_VERSION}", manifest)
+    if manifest.tokenizer_version != TOKENIZER_VERSION:
+        return Status(False, "the tokenizer changed since the index was built", manifest)
     if manifest.encoder != encoder_name:
         return Status(False, f"index was built with encoder {manifest.encoder}, not {encoder_name}", manifest)
     if (manifest.chunk_size, manifest.chunk_overlap) != (settings.size, settings.overlap):

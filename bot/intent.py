@@ -42,3 +42,15 @@ _ADVICE_RE = re.compile("|".join(f"(?:{p})" for p in _ADVICE))
 def asks_for_advice(question: str) -> bool:
     """True when the message asks what the asker should do with their own money."""
     return bool(_ADVICE_RE.search(normalise(question)))
+
+
+_AUTHOR = re.compile(
+    r"\bwho\s+(wrote|writes|authored|published|is\s+the\s+author|are\s+the\s+authors)\b"
+    r"|\b(author|authors|writer)\s+of\b|\bwritten\s+by\s+whom\b|\bwho\s+is\s+behind\b"
+    r"|谁写|作者是|是谁写|由谁撰|哪位.*(写|撰)|出自谁|作者"
+)
+
+
+def asks_about_author(question: str) -> bool:
+    """True for questions about who wrote a source ("Who wrote this article?", 「作者是誰?」)."""
+    return bool(_AUTHOR.search(normalise(question)))

@@ -45,6 +45,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "zh-Hant": "訊息太長({length}字)。請在{limit}字以內提問。",
     },
     "section": {"en": "section", "zh-Hant": "章節"},
+    "written_by": {"en": "{title} — written by {author}", "zh-Hant": "{title}:作者為{author}"},
     "as_of": {"en": "as of", "zh-Hant": "截至"},
 }
 

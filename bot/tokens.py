@@ -18,6 +18,10 @@ import jieba
 
 from .script import normalise
 
+# Bump when tokens change (stopwords, stemming, normalisation): indexes built with
+# another version are stale and rebuilt.
+TOKENIZER_VERSION = 2
+
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*%?|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 # "401(k)" and "403(b)" are one term; "u.s." is "us".

@@ -31,9 +31,15 @@ def test_chinese_hit_at_3_meets_target(dev_report, lang: str) -> None:
 
 
 def test_english_hit_at_3_does_not_regress(dev_report) -> None:
-    # Target 0.95; measured 0.818 (9/11): two English questions whose only answer is
-    # in the Chinese article are not yet found. See the issue notes.
-    assert dev_report.metrics()["en"]["hit@3"] >= 0.8
+    # Target 0.95; measured 0.909 (10/11): one English question whose only answer is
+    # in the Chinese article ("limits ... on crypto allocations" -> 白名單、權重上限) is
+    # not yet found in the top 3. See the issue notes.
+    assert dev_report.metrics()["en"]["hit@3"] >= 0.9
+
+
+def test_calibration_questions(calibration_report) -> None:
+    # Project-written questions (not dev wording): in-scope hit@3 measured 0.947.
+    assert calibration_report.metrics()["all"]["hit@3"] >= 0.94
 
 
 def test_policy_questions_answered_at_3_in_every_language(dev_report) -> None:

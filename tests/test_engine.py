@@ -103,3 +103,20 @@ def test_json_shape(engine) -> None:
     p = data["passages"][0]
     assert set(p) == {"rank", "doc_id", "title", "section", "url", "date", "text", "score"}
     assert p["rank"] == 1 and not p["doc_id"].startswith("/")
+
+
+def test_who_wrote_the_article_answers_from_its_attribution(engine) -> None:
+    ans = engine.answer("Who wrote this article?")
+    assert not ans.no_answer and "照生研究員" in ans.text and "written by" in ans.text
+    assert ans.passages and "照生研究員" in ans.passages[0].text
+    simp = engine.answer("这篇文章是谁写的?")
+    assert "照生研究员" in simp.text  # in the asker's script
+
+
+def test_who_wrote_that_follows_the_conversation(engine) -> None:
+    conv = Conversation()
+    first = engine.answer("What is Executive Order 14330?", conv)
+    conv.append(first.turn)
+    who = engine.answer("Who wrote that?", conv)
+    cited = {s.doc_id for s in first.sources}
+    assert {s.doc_id for s in who.sources} <= cited

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.intent import asks_for_advice
+from bot.intent import asks_about_author, asks_for_advice
 
 ADVICE = [
     "Should I put my 401(k) into bitcoin?",
@@ -58,3 +58,15 @@ def test_contribution_limit_question_is_not_advice() -> None:
 
 def test_what_should_i_know_is_not_advice() -> None:
     assert not asks_for_advice("What should I know about Executive Order 14330?")
+
+
+@pytest.mark.parametrize(
+    "question", ["Who wrote this article?", "Who is the author of the article?", "這篇文章的作者是誰?", "这是谁写的?"]
+)
+def test_author_questions(question: str) -> None:
+    assert asks_about_author(question)
+
+
+@pytest.mark.parametrize("question", ["What did the article say about ETFs?", "Who can join a 401(k) plan?", "勞工部寫了甚麼指引?"])
+def test_not_author_questions(question: str) -> None:
+    assert not asks_about_author(question)

@@ -116,7 +116,8 @@ class SentenceTransformerEncoder:
                 "folder, or a hub name on a machine that can download it."
             ) from exc
         self._spec = model
-        dim = self._model.get_sentence_embedding_dimension()
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dim = get_dim()
         if not dim:
             dim = int(self._model.encode(["x"]).shape[1])
         self._dim = int(dim)

@@ -73,7 +73,10 @@ def _open_engine(settings: Settings, build: bool | None = None) -> Any:
 
     try:
         return Engine.open(settings, build=build, progress=_progress_bar())
-    except (CorpusError, IndexUnavailable, EncoderError) as exc:
+    except CorpusError as exc:
+        hint = "\n(fix the file, or add --skip-bad before the command to leave it out)" if exc.line else ""
+        raise UserError(f"{exc}{hint}") from None
+    except (IndexUnavailable, EncoderError) as exc:
         raise UserError(str(exc)) from None
 
 
@@ -88,9 +91,11 @@ def _open_engine(settings: Settings, build: bool | None = None) -> Any:
 @click.option("--encoder", help="use-multilingual (bundled, offline) or st:<sentence-transformers model name or path>.")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 @click.option("--log-json", is_flag=True, default=None, help="Structured logs: one JSON object per line on stderr.")
+@click.option("--skip-bad", "skip_bad", is_flag=True, default=None,
+              help="Leave malformed corpus files out (each is reported) instead of stopping.")
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None, corpus_dir: Path | None, index_dir: Path | None,
-        encoder: str | None, log_level: str | None, log_json: bool | None) -> None:
+        encoder: str | None, log_level: str | None, log_json: bool | None, skip_bad: bool | None) -> None:
     """Investor-education Q&A bot over a cited corpus (繁體 / 简体 / English).
 
     Answers questions about 401(k) plans, ERISA fiduciary duties and the 2025 policy
@@ -103,7 +108,7 @@ def cli(ctx: click.Context, config: Path | None, corpus_dir: Path | None, index_
       edubot chat
     """
     overrides = {"corpus_dir": corpus_dir, "index_dir": index_dir, "encoder": encoder,
-                 "log_level": log_level, "log_format": "json" if log_json else None}
+                 "log_level": log_level, "log_format": "json" if log_json else None, "skip_bad": skip_bad}
     ctx.obj = {"config": config, "overrides": {k: v for k, v in overrides.items() if v is not None}}
     from .logs import setup_logging
 
@@ -131,9 +136,10 @@ def build(ctx: click.Context, chunk_size: int | None, chunk_overlap: int | None,
     from .index import build_index
     from .tokens import Tokenizer
 
-    settings = _settings(ctx, chunk_size=chunk_size, chunk_overlap=chunk_overlap, faiss=faiss)
+    settings = _settings(ctx, chunk_size=chunk_size, chunk_overlap=chunk_overlap, faiss=faiss,
+                         skip_bad=True if skip_bad else None)
     try:
-        corpus = load_corpus(settings.corpus_dir, strict=not skip_bad)
+        corpus = load_corpus(settings.corpus_dir, strict=not settings.skip_bad)
     except CorpusError as exc:
         raise UserError(f"{exc}\n(fix the file, or run with --skip-bad to build without it)") from None
     for err in corpus.errors:

@@ -45,6 +45,7 @@ class Settings:
     max_quotes: int = 3  # sentences quoted in an answer
     max_question_chars: int = 1000
     auto_build: bool = True  # build a missing or stale index instead of failing
+    skip_bad: bool = False  # leave malformed corpus files out (each is logged) instead of stopping
     log_level: str = "WARNING"
     log_format: str = "text"  # text | json
     # Telegram front end

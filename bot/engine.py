@@ -100,7 +100,10 @@ class Engine:
         :class:`IndexUnavailable` naming the command that fixes it.
         """
         build = settings.auto_build if build is None else build
-        corpus = corpus or load_corpus(settings.corpus_dir)
+        if corpus is None:
+            corpus = load_corpus(settings.corpus_dir, strict=not settings.skip_bad)
+            for err in corpus.errors:
+                log.warning("skipped malformed document %s", err)
         chunking = ChunkSettings(settings.chunk_size, settings.chunk_overlap)
         status = check(settings.index_dir, corpus, _encoder_name(settings, encoder), chunking)
         tokenizer = Tokenizer()

@@ -119,3 +119,17 @@ def test_bad_config_file(tmp_path: Path) -> None:
     cfg.write_text('traditional = "s2x"\n', encoding="utf-8")
     r = CliRunner().invoke(cli, ["--config", str(cfg), "status"])
     assert r.exit_code == 3 and "traditional" in r.output
+
+
+def test_ask_with_a_malformed_file_and_skip_bad(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.md").write_text("# ERISA\nERISA requires fiduciaries to act prudently.\n", encoding="utf-8")
+    (corpus / "bad.md").write_text("---\ndate: 2025-13-45\n---\nBody.\n", encoding="utf-8")
+    base = ["--corpus", str(corpus), "--index", str(tmp_path / "idx")]
+    r = CliRunner().invoke(cli, [*base, "ask", "What does ERISA require?"])
+    assert r.exit_code == 3 and "bad.md:2" in r.output and "--skip-bad" in r.output
+    r = CliRunner().invoke(cli, [*base, "--skip-bad", "ask", "--json", "What does ERISA require?"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output.strip().splitlines()[-1])
+    assert data["passages"][0]["doc_id"] == "good.md"

@@ -20,7 +20,7 @@ from .script import normalise
 
 # Bump when tokens change (stopwords, stemming, normalisation): indexes built with
 # another version are stale and rebuilt.
-TOKENIZER_VERSION = 2
+TOKENIZER_VERSION = 3
 
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*%?|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")

@@ -81,10 +81,15 @@ class USEEncoder:
         slow part); entering its limit costs about 6 us.
         """
         if self._blas is None:
-            from threadpoolctl import ThreadpoolController
+            # The backend already discovered the BLAS libraries (it keeps the bound
+            # ``ThreadpoolController().limit``); scanning them again costs ~0.3 s here.
+            limit = getattr(getattr(self._model, "_model", None), "_threadpool", None)
+            if limit is None:
+                from threadpoolctl import ThreadpoolController
 
-            self._blas = ThreadpoolController()
-        return self._blas.limit(limits=1, user_api="blas")
+                limit = ThreadpoolController().limit
+            self._blas = limit
+        return self._blas(limits=1, user_api="blas")
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         if not texts:

@@ -32,10 +32,6 @@ _TEXTS: dict[str, dict[str, str]] = {
         "zh-Hant": "我無法告訴你該買甚麼或如何投資你自己的錢。",
     },
     "sources": {"en": "Sources", "zh-Hant": "資料來源"},
-    "quoted_original": {
-        "en": "(quoted in the source's language)",
-        "zh-Hant": "(引用原文)",
-    },
     "empty_question": {
         "en": "Please type a question, for example: What is Executive Order 14330?",
         "zh-Hant": "請輸入問題,例如:第14330號行政命令是甚麼?",
@@ -44,7 +40,6 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "That message is too long ({length} characters). Please ask in under {limit} characters.",
         "zh-Hant": "訊息太長({length}字)。請在{limit}字以內提問。",
     },
-    "section": {"en": "section", "zh-Hant": "章節"},
     "written_by": {"en": "{title} — written by {author}", "zh-Hant": "{title}:作者為{author}"},
     "as_of": {"en": "as of", "zh-Hant": "截至"},
 }

@@ -87,6 +87,9 @@ class ChunkRecord:
         return [self.text[s:e] for s, e in self.sentences]
 
 
+_CHUNK_FIELDS = tuple(ChunkRecord.__dataclass_fields__)
+
+
 @dataclass(frozen=True, slots=True)
 class Manifest:
     format_version: int
@@ -198,8 +201,11 @@ def _write_text(path: Path, text: str) -> None:
         os.fsync(fh.fileno())
 
 
+_SEP = "\x1f"  # unit separator: never inside a token (tokens are words and bigrams)
+
+
 class TokenCache:
-    """BM25 tokens in SQLite keyed by (tokenizer version, text hash), as JSON.
+    """BM25 tokens in SQLite keyed by (tokenizer version, text hash), joined by U+001F.
 
     jieba is the slow part of a rebuild (about 5 s for DRCD's 1,000 paragraphs and
     their sentences); with this cache a rebuild after one document changed
@@ -210,7 +216,7 @@ class TokenCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path))
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS tokens (tokenizer INTEGER NOT NULL, key TEXT NOT NULL, "
+            "CREATE TABLE IF NOT EXISTS bm25_tokens (tokenizer INTEGER NOT NULL, key TEXT NOT NULL, "
             "tokens TEXT NOT NULL, PRIMARY KEY (tokenizer, key))"
         )
 
@@ -227,10 +233,10 @@ class TokenCache:
         for i in range(0, len(unique), 500):
             batch = unique[i : i + 500]
             rows = self._db.execute(
-                f"SELECT key, tokens FROM tokens WHERE tokenizer = ? AND key IN ({','.join('?' * len(batch))})",
+                f"SELECT key, tokens FROM bm25_tokens WHERE tokenizer = ? AND key IN ({','.join('?' * len(batch))})",
                 [TOKENIZER_VERSION, *batch],
             )
-            found.update((k, json.loads(v)) for k, v in rows)
+            found.update((k, v.split(_SEP) if v else []) for k, v in rows)
         new = {}
         for key, text in zip(keys, texts):
             if key not in found and key not in new:
@@ -238,8 +244,8 @@ class TokenCache:
         if new:
             with self._db:
                 self._db.executemany(
-                    "INSERT OR REPLACE INTO tokens (tokenizer, key, tokens) VALUES (?, ?, ?)",
-                    [(TOKENIZER_VERSION, k, json.dumps(v, ensure_ascii=False)) for k, v in new.items()],
+                    "INSERT OR REPLACE INTO bm25_tokens (tokenizer, key, tokens) VALUES (?, ?, ?)",
+                    [(TOKENIZER_VERSION, k, _SEP.join(v)) for k, v in new.items()],
                 )
         found.update(new)
         return [found[k] for k in keys]
@@ -333,7 +339,8 @@ def build_index(
 
         with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as fh:
             for r in records:
-                fh.write(json.dumps(asdict(r), ensure_ascii=False) + "\n")
+                # Field by field: dataclasses.asdict deep-copies, measured 0.18 s for DRCD.
+                fh.write(json.dumps({f: getattr(r, f) for f in _CHUNK_FIELDS}, ensure_ascii=False) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
         faiss.write_index(dense, str(tmp / "dense.faiss"))

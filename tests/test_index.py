@@ -111,3 +111,15 @@ def test_hnsw_option(tmp_path: Path, encoder, tokenizer) -> None:
     report = build_index(corpus, tmp_path / "idx", encoder, tokenizer, faiss_kind="hnsw")
     assert report.manifest.faiss == "hnsw"
     assert load_index(tmp_path / "idx").dense.ntotal == report.manifest.n_chunks
+
+
+def test_token_cache_round_trip(tmp_path: Path, tokenizer) -> None:
+    from bot.index import TokenCache
+
+    texts = ["ERISA第404(a)(1)條", "", "the fiduciary's duties", "ERISA第404(a)(1)條"]
+    with TokenCache(tmp_path / "c.sqlite") as cache:
+        first = cache.tokens(tokenizer, texts)
+    with TokenCache(tmp_path / "c.sqlite") as cache:
+        again = cache.tokens(tokenizer, texts)
+    assert first == again == [tokenizer.tokens(t) for t in texts]
+    assert again[1] == []

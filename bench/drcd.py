@@ -18,6 +18,7 @@ import argparse
 import hashlib
 import json
 import logging
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -60,7 +61,11 @@ class Paragraph:
 class Question:
     qid: str
     text: str
-    pid: str
+    pid: str  # the paragraph that answers it
+
+    @property
+    def doc_id(self) -> str:
+        return f"drcd/{self.pid}"
 
 
 def split_path(drcd_dir: Path, split: str) -> Path:
@@ -166,6 +171,8 @@ def run_split(
     chunks = engine.index.chunks
     doc_of_row = [c.doc_id for c in chunks]
     multi = len(chunks) - len(set(doc_of_row))
+    if multi:
+        log.warning("%d DRCD paragraphs span several chunks; each is ranked by its best chunk", multi)
     rankers = {k: v for k, v in build_rankers(engine, encoder).items() if k in rows}
     texts = {"Traditional": [q.text for q in questions], "Simplified": [to_simplified(q.text) for q in questions]}
     encoder.encode(query_texts(texts["Traditional"] + texts["Simplified"]))  # embed in batches, once
@@ -177,12 +184,11 @@ def run_split(
             ranks: list[int | None] = []
             for q, text in zip(questions, texts[script]):
                 docs = list(dict.fromkeys(doc_of_row[r] for r in ranker.rank(text, KMAX)))
-                gold = f"drcd/{q.pid}"
-                ranks.append(docs.index(gold) + 1 if gold in docs else None)
+                ranks.append(docs.index(q.doc_id) + 1 if q.doc_id in docs else None)
             result.ranks[script][key] = ranks
             if progress:
                 print(f"  drcd {split} {script:<11} {key:<9} r@1 {recall(ranks, 1):.3f} "
-                      f"({time.perf_counter() - started:.1f} s)", flush=True)
+                      f"({time.perf_counter() - started:.1f} s)", file=sys.stderr, flush=True)
     if latency_sample:
         result.latency_ms = measure_latency(rankers, encoder, texts["Traditional"], latency_sample)
     return result
@@ -192,7 +198,7 @@ def measure_latency(rankers: dict, encoder: CachedEncoder, questions: list[str],
     """Warm per-question latency of each row, with the real encoder (no cache)."""
     step = max(1, len(questions) // max(sample, 1))
     chosen = questions[::step][:sample]
-    warm = questions[-20:]
+    warm = questions[-min(20, sample):]
     out: dict[str, list[float]] = {}
     encoder.use_cache = False
     try:

@@ -38,6 +38,7 @@ class FusionWeights:
     expansion: float = 0.5  # glossary terms from the other language
     context: float = 0.5  # earlier turn of a follow-up
     glossary: float = 0.5  # glossary tables define terms; explanations answer better
+    per_section: int = 1  # passages shown per document section (0: no limit)
     mix_slot: int = 3  # the best passage in the other language is shown by this rank (0: off)
     align_languages: bool = True  # compare dense scores within each language's own distribution
     candidates: int = 100  # per signal, before fusion
@@ -201,7 +202,7 @@ class Retriever:
         """
         chosen: list[int] = []
         topics: dict[str, bool] = {}  # topic -> language family first shown (True: Chinese)
-        sections: set[tuple[str, str]] = set()
+        sections: dict[tuple[str, str], int] = {}
         neighbours: set[tuple[str, int]] = set()
 
         def admissible(i: int) -> bool:
@@ -210,14 +211,15 @@ class Retriever:
             if chunk.topic and topics.get(chunk.topic, zh) != zh:
                 return False
             if chunk.section:
-                return (chunk.doc_id, chunk.section) not in sections
+                limit = self.weights.per_section
+                return not limit or sections.get((chunk.doc_id, chunk.section), 0) < limit
             return (chunk.doc_id, chunk.ordinal) not in neighbours
 
         def take(i: int, at: int | None = None) -> None:
             chunk = self.index.chunks[int(rows[i])]
             if chunk.topic:
                 topics.setdefault(chunk.topic, bool(self._chunk_family[int(rows[i])]))
-            sections.add((chunk.doc_id, chunk.section))
+            sections[(chunk.doc_id, chunk.section)] = sections.get((chunk.doc_id, chunk.section), 0) + 1
             neighbours.update({(chunk.doc_id, chunk.ordinal - 1), (chunk.doc_id, chunk.ordinal + 1)})
             chosen.insert(len(chosen) if at is None else at, int(i))
 

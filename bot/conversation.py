@@ -83,4 +83,6 @@ def context_for(question: str, conversation: Conversation | None, content_words:
         return ""
     if not is_follow_up(question, content_words):
         return ""
-    return last.resolved
+    # A chain of follow-ups keeps only the last two questions it leans on, so the
+    # searched text does not grow with the conversation.
+    return "\n".join(last.resolved.splitlines()[-2:])

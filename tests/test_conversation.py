@@ -115,3 +115,13 @@ def test_conversations_do_not_share_turns() -> None:
     a, b = Conversation(), Conversation()
     a.append(turn())
     assert b.turns == []
+
+
+def test_context_of_a_follow_up_chain_stays_short() -> None:
+    conv = Conversation()
+    resolved = "What is Executive Order 14330?"
+    for q in ["When was it signed?", "And the Labor Department?", "它呢?", "後來呢?"]:
+        conv.append(Turn(q, resolved, "en"))
+        context = context_for(q, conv, content_words=1)
+        assert context and len(context.splitlines()) <= 2
+        resolved = f"{context}\n{q}"

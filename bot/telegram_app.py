@@ -5,13 +5,13 @@ polling or by webhook (secret token checked on every request) until SIGINT/SIGTE
 or :meth:`BackgroundBot.stop`, then shuts down gracefully (in-flight updates finish).
 
 Design notes
-- Answers are rendered as Telegram HTML; every passage, title and user string goes
-  through :func:`html.escape`. Link previews are off. Long texts are split at the
-  4,096-character limit on line boundaries (:func:`bot.compose.split_message`).
+- Answers are rendered as Telegram HTML by :mod:`bot.telegram_render`; every passage,
+  title and user string goes through :func:`html.escape`. Link previews are off. Long
+  texts are split at the 4,096-character limit on line boundaries (:func:`bot.compose.split_message`).
 - Updates of different chats run concurrently; updates of one chat keep their order
   (:class:`PerChatUpdateProcessor`). Retrieval runs in a worker thread so the event
   loop keeps serving other chats, typing actions and buttons meanwhile.
-- Every outgoing Bot API call goes through :class:`RetryingRateLimiter`: a 429 is
+- Every outgoing Bot API call goes through :class:`bot.telegram_limits.RetryingRateLimiter`: a 429 is
   retried after its ``retry_after``, timeouts and network errors with backoff.
 - Button callback data is ``<kind>:<answer id>:<arg>``; the answer's passages live in
   SQLite (:mod:`bot.telegram_store`) under the 8-character id.
@@ -21,21 +21,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import logging
-import random
 import re
 import secrets
 import threading
 import time
 import traceback
-import warnings
-from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
-from functools import partial
 from typing import Any
 
 from telegram import (
@@ -55,10 +49,9 @@ from telegram import (
     User,
 )
 from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
-    BaseRateLimiter,
     BaseUpdateProcessor,
     CallbackQueryHandler,
     CommandHandler,
@@ -69,10 +62,23 @@ from telegram.ext import (
 )
 
 from . import messages
-from .compose import TELEGRAM_LIMIT, Answer, Passage, Source, clean_markdown, split_message
+from .compose import TELEGRAM_LIMIT, Answer, Passage
 from .config import Settings
 from .logs import redact
 from .script import Lang, cjk_count, detect, to_script
+from .telegram_render import (
+    cited_ranks,
+    clean_passage,
+    esc,
+    esc_text,
+    excerpt,
+    link,
+    passage_heading,
+    render_answer,
+    render_passage,
+    split_html,
+)
+from .telegram_limits import RetryingRateLimiter, UserRateLimit
 from .telegram_store import StoredAnswer, TelegramStore
 from .telegram_texts import LANG_BUTTONS, TOPIC_ALIASES, lang_confirmation, t, topic_question
 
@@ -80,83 +86,8 @@ log = logging.getLogger(__name__)
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 ALLOWED_UPDATES = ["message", "callback_query", "inline_query"]
-MAX_LINE = 1200  # escaped characters per line, so splits always fall between lines
 PASSAGES_PER_PAGE = 3
 MIN_PASSAGES = 10  # retrieved per question, so "more sources" has something to show
-
-
-# -- outgoing requests: retries ------------------------------------------------------------
-def retry_after_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-class RetryingRateLimiter(BaseRateLimiter[None]):
-    """Retries Bot API calls so no reply is lost.
-
-    - 429 ``RetryAfter``: wait ``retry_after`` seconds (for that chat, or every request
-      when the call names no chat) and send again.
-    - Timeouts and network errors (not ``BadRequest``): exponential backoff with jitter.
-    Typing actions are never retried (they are cosmetic); ``getMe`` is left to
-    python-telegram-bot's own bootstrap so a wrong token or URL fails at once.
-    """
-
-    NO_RETRY = frozenset({"sendChatAction", "getMe", "logOut", "close"})
-    SHORT_LIVED = frozenset({"answerCallbackQuery", "answerInlineQuery"})
-
-    def __init__(self, max_attempts: int = 6, base_delay: float = 0.5, max_delay: float = 20.0,
-                 max_retry_after: float = 300.0) -> None:
-        self.max_attempts = max_attempts
-        self.base_delay = base_delay
-        self.max_delay = max_delay
-        self.max_retry_after = max_retry_after
-        self._paused: dict[object, float] = {}  # chat id (or None for all) -> monotonic time
-
-    async def initialize(self) -> None:
-        self._paused.clear()
-
-    async def shutdown(self) -> None:
-        self._paused.clear()
-
-    async def _wait(self, chat: object) -> None:
-        now = time.monotonic()
-        until = max(self._paused.get(None, 0.0), self._paused.get(chat, 0.0) if chat is not None else 0.0)
-        if until > now:
-            await asyncio.sleep(until - now)
-
-    async def process_request(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: None,
-    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
-        chat = data.get("chat_id") if isinstance(data, dict) else None
-        attempts = 1 if endpoint in self.NO_RETRY else (2 if endpoint in self.SHORT_LIVED else self.max_attempts)
-        attempt = 0
-        while True:
-            attempt += 1
-            await self._wait(chat)
-            try:
-                return await callback(*args, **kwargs)
-            except RetryAfter as exc:
-                if attempt >= attempts:
-                    raise
-                delay = min(retry_after_seconds(exc), self.max_retry_after)
-                self._paused[chat] = max(self._paused.get(chat, 0.0), time.monotonic() + delay)
-                log.warning("Telegram asked to slow down (%s): retrying in %.1f s", endpoint, delay)
-            except BadRequest:
-                raise
-            except (TimedOut, NetworkError) as exc:
-                if attempt >= attempts:
-                    raise
-                delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1)) * random.uniform(0.8, 1.2)
-                log.warning("%s failed (%s): retry %d in %.1f s", endpoint, redact(str(exc)), attempt, delay)
-                await asyncio.sleep(delay)
 
 
 # -- incoming updates: concurrent across chats, ordered within one -------------------------
@@ -200,158 +131,6 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
     async def shutdown(self) -> None:
         self._locks.clear()
         self._users.clear()
-
-
-# -- per-user question budget ------------------------------------------------------------
-class UserRateLimit:
-    """At most ``per_minute`` questions per user in any 60 s; one friendly warning per window."""
-
-    def __init__(self, per_minute: int, window: float = 60.0) -> None:
-        self.per_minute = per_minute
-        self.window = window
-        self._hits: dict[int, deque[float]] = {}
-        self._warned: dict[int, float] = {}
-
-    def check(self, user_id: int, now: float | None = None) -> str:
-        """"ok", "warn" (tell the user once) or "quiet" (already told)."""
-        if self.per_minute <= 0:
-            return "ok"
-        now = time.monotonic() if now is None else now
-        hits = self._hits.setdefault(user_id, deque())
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if len(hits) < self.per_minute:
-            hits.append(now)
-            self._warned.pop(user_id, None)
-            self._trim(now)
-            return "ok"
-        if self._warned.get(user_id, -1e18) > now - self.window:
-            return "quiet"
-        self._warned[user_id] = now
-        return "warn"
-
-    def _trim(self, now: float) -> None:
-        if len(self._hits) > 10_000:
-            for uid in [u for u, h in self._hits.items() if not h or h[-1] <= now - self.window]:
-                del self._hits[uid]
-                self._warned.pop(uid, None)
-
-
-# -- rendering ------------------------------------------------------------------------------
-def esc(text: str) -> str:
-    return html.escape(text or "")
-
-
-def _wrap(raw: str, width: int = 900) -> list[str]:
-    """Escaped lines of at most MAX_LINE characters (long texts split at sentence ends)."""
-    out: list[str] = []
-    for piece in split_message(raw, width) if raw else []:
-        e = esc(piece)
-        if len(e) > MAX_LINE and len(piece) > 1:
-            out.extend(_wrap(piece, max(1, len(piece) // 2)))
-        else:
-            out.append(e)
-    return out
-
-
-def esc_text(raw: str) -> str:
-    """Escape a possibly long plain text, keeping every line short (see :func:`split_html`)."""
-    return "\n".join("\n".join(_wrap(line)) if len(line) > 900 else esc(line) for line in raw.split("\n"))
-
-
-def split_html(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """Split HTML whose lines are all short and self-contained into messages of at most ``limit``.
-
-    Every line built here is below a third of ``limit``, so :func:`split_message`
-    always cuts between lines, never inside a tag or an entity.
-    """
-    return split_message(text, limit)
-
-
-def _is_url(url: str) -> bool:
-    return bool(url) and url.startswith(("https://", "http://"))
-
-
-def link(label: str, url: str) -> str:
-    return f'<a href="{esc(url)}">{esc(label)}</a>' if _is_url(url) else esc(label)
-
-
-def source_html(src: Source, lang: Lang, traditional: str) -> str:
-    parts = [to_script(src.title, lang, traditional)]
-    if src.section:
-        parts.append(to_script(src.section, lang, traditional))
-    line = f"[{src.ref}] " + link(" — ".join(parts), src.url)
-    if src.date:
-        line += f" ({esc(messages.text('as_of', lang))} {esc(src.date)})"
-    return line
-
-
-def render_answer(answer: Answer, traditional: str, limit: int | None = None, header: str = "") -> str:
-    """The answer as Telegram HTML: intro, quotes with [n], numbered sources, footer.
-
-    With ``limit``, quotes are dropped from the end until the text fits (inline results
-    must fit one message); otherwise the caller splits with :func:`split_html`.
-    """
-    lang = answer.lang
-    blocks: list[str] = [header] if header else []
-    if answer.intro:
-        blocks.append(esc_text(answer.intro))
-    if answer.topics:
-        blocks.append("\n".join(f"• {esc(t_)}" for t_ in answer.topics))
-    quotes = list(answer.quotes)
-    while True:
-        body = list(blocks)
-        if quotes:
-            body.append("\n".join(f"{esc_text(q.text)} [{q.ref}]" for q in quotes))
-        used = {q.ref for q in quotes}
-        shown = [s for s in answer.sources if s.ref in used]
-        if shown:
-            body.append(f"<b>{esc(messages.text('sources', lang))}</b>\n"
-                        + "\n".join(source_html(s, lang, traditional) for s in shown))
-        if answer.footer:
-            body.append(f"<i>{esc(answer.footer)}</i>")
-        out = "\n\n".join(b for b in body if b)
-        if limit is None or len(out) <= limit or len(quotes) <= 1:
-            return out if limit is None else out[:limit]
-        quotes.pop()
-
-
-def passage_heading(p: Passage, lang: str) -> str:
-    label = p.title + (f" — {p.section}" if p.section else "")
-    line = f"<b>#{p.rank}</b> " + link(label, p.url)
-    if p.date:
-        line += f" ({esc(t('as_of', lang))} {esc(p.date)})"
-    return line
-
-
-_TABLE_RULE = re.compile(r"^[\s|:\-]+$")
-
-
-def clean_passage(text: str) -> str:
-    """Passage text without Markdown markup; table rows become "a — b" lines."""
-    lines = (clean_markdown(line) for line in text.split("\n") if not _TABLE_RULE.match(line) or not line.strip())
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-def render_passage(p: Passage, lang: str) -> str:
-    return passage_heading(p, lang) + "\n\n" + esc_text(clean_passage(p.text))
-
-
-def excerpt(text: str, n: int = 280) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
-
-
-def cited_ranks(answer: Answer, traditional: str) -> dict[int, int]:
-    """Source ref -> rank of the passage its quotes came from."""
-    out: dict[int, int] = {}
-    for s in answer.sources:
-        section = to_script(s.section, answer.lang, traditional)
-        match = next((p for p in answer.passages if p.doc_id == s.doc_id and p.section == section), None)
-        match = match or next((p for p in answer.passages if p.doc_id == s.doc_id), None)
-        if match is not None:
-            out[s.ref] = match.rank
-    return out
 
 
 def lang_from_code(code: str | None, default_zh: str) -> Lang:
@@ -1000,5 +779,5 @@ class BackgroundBot:
 
 __all__ = [
     "BackgroundBot", "EduTelegramBot", "PerChatUpdateProcessor", "RetryingRateLimiter", "UserRateLimit",
-    "WebhookConfig", "api_urls", "build_application", "check_token", "render_answer", "run",
+    "WebhookConfig", "api_urls", "build_application", "check_token", "render_answer", "run", "split_html",
 ]

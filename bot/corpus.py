@@ -234,7 +234,7 @@ def load_corpus(root: Path | str, strict: bool = True) -> Corpus:
     """
     root = Path(root)
     if not root.is_dir():
-        raise CorpusError(root, None, "corpus folder not found; pass --corpus DIR or set EDUBOT_CORPUS")
+        raise CorpusError(root, None, "corpus folder not found; pass --corpus DIR or set EDUBOT_CORPUS_DIR")
     docs: list[Document] = []
     errors: list[CorpusError] = []
     for path in corpus_files(root):

@@ -8,7 +8,8 @@ import re
 import sys
 import time
 
-_TOKEN = re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b")
+# No \b before the digits: in a Bot API URL the token follows "bot" directly.
+_TOKEN = re.compile(r"(?<!\d)\d{6,12}:[A-Za-z0-9_-]{30,}")
 
 
 def redact(text: str) -> str:

@@ -76,8 +76,10 @@ def _is_ascii_term(term: str) -> bool:
 
 
 def _words(text: str) -> str:
-    """Lower-case words separated by single spaces, for whole-word matching."""
-    return re.sub(r"[^0-9a-z\u3400-\u9fff]+", " ", text).strip()
+    """Latin words and numbers separated by single spaces, for whole-word matching of
+    English terms. Chinese characters separate words too: in 「什么是ERISA」 the
+    term "erisa" stands on its own."""
+    return re.sub(r"[^0-9a-z]+", " ", text).strip()
 
 
 @dataclass(frozen=True)

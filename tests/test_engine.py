@@ -120,3 +120,10 @@ def test_who_wrote_that_follows_the_conversation(engine) -> None:
     who = engine.answer("Who wrote that?", conv)
     cited = {s.doc_id for s in first.sources}
     assert {s.doc_id for s in who.sources} <= cited
+
+
+def test_chinese_question_on_an_acronym_gets_the_chinese_version(engine) -> None:
+    ans = engine.answer("什么是ERISA?")
+    assert not ans.no_answer and ans.lang == "zh-Hans"
+    assert ans.passages[0].lang.startswith("zh") and ans.passages[0].doc_id.endswith(".zh-Hant.md")
+    assert _is_simplified("".join(q.text for q in ans.quotes))

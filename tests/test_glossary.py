@@ -130,3 +130,12 @@ def test_bundled_glossary() -> None:
     assert {"custody", "custodian"} <= set(g.expand("託管是甚麼?"))
     assert any(t in g.expand("What is a fiduciary?") for t in ("受托人", "受托人义务"))
     assert "私募股权" in g.expand("Can a 401(k) hold private equity?")
+
+
+def test_english_term_next_to_chinese_characters_is_found() -> None:
+    from bot.glossary import Entry, Glossary
+
+    g = Glossary((Entry(("erisa",), ("员工退休收入保障法",)),))
+    assert g.expand("什么是ERISA?") == ["员工退休收入保障法"]
+    assert g.expand("ERISA第404(c)條") == ["员工退休收入保障法"]
+    assert g.expand("MyERISAfund") == []  # still whole words only

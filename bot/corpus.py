@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from .script import LANGS, Lang, detect
+from .script import LANGS, Lang, detect_document
 
 SUFFIXES = (".md", ".markdown", ".txt")
 KINDS = ("explainer", "glossary", "article", "document")
@@ -180,7 +180,7 @@ def parse_document(path: Path, doc_id: str, raw: bytes | None = None) -> Documen
             raise CorpusError(path, _line_of_key(text, "language") or _line_of_key(text, "lang"),
                               f"language {lang_s!r} is not one of {', '.join(LANGS)}")
     else:
-        lang = detect(body[:4000], fallback="zh-Hant").lang
+        lang = detect_document(body, fallback="zh-Hant")
     kind = str(meta.get("kind") or "document").strip()
     if kind not in KINDS:
         raise CorpusError(path, _line_of_key(text, "kind"), f"kind {kind!r} is not one of {', '.join(KINDS)}")

@@ -23,12 +23,12 @@ from urllib.parse import urlsplit
 from .corpus import CorpusError, parse_document
 from .fetch import DEFAULT_MAX_BYTES, Fetched, Format, Source
 from .ingest_errors import EXIT_INPUT, IngestError, _one_line, _reason
-from .script import Lang, cjk_count, detect
+from .script import Lang, cjk_count
+from .script import detect_document as detect_lang
 
 log = logging.getLogger(__name__)
 
 _CJK_CHAR = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
-_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -47,20 +47,6 @@ class Extracted:
     format: Format
     date: str = ""
     extra: dict[str, Any] = field(default_factory=dict)  # front matter carried over from a .md source
-
-
-def detect_lang(text: str, fallback: Lang = "zh-Hant") -> Lang:
-    """Language of a whole document: English unless Chinese characters are a real share of it.
-
-    :func:`bot.script.detect` decides the script of Chinese text; a stray Chinese
-    link ("中文版") on an English page does not make the page Chinese.
-    """
-    sample = text[:20000]
-    n_cjk = cjk_count(sample)
-    if n_cjk == 0 or n_cjk < len(_LATIN_WORD.findall(sample)):
-        return "en"
-    return detect(sample, fallback=fallback).lang
-
 
 
 def _clean_text(text: str) -> str:

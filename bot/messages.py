@@ -6,6 +6,8 @@ the two Chinese versions cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from .script import Lang, to_simplified
 
 _TEXTS: dict[str, dict[str, str]] = {
@@ -45,13 +47,14 @@ _TEXTS: dict[str, dict[str, str]] = {
 }
 
 
+def localise(entry: Mapping[str, str], lang: str) -> str:
+    """Pick an ``{"en", "zh-Hant"}`` entry for ``lang``; Simplified comes from OpenCC."""
+    if lang == "en":
+        return entry["en"]
+    return to_simplified(entry["zh-Hant"]) if lang == "zh-Hans" else entry["zh-Hant"]
+
+
 def text(key: str, lang: Lang, **fmt: object) -> str:
     """The fixed text ``key`` for a reader of ``lang``."""
-    entry = _TEXTS[key]
-    if lang == "en":
-        s = entry["en"]
-    else:
-        s = entry["zh-Hant"]
-        if lang == "zh-Hans":
-            s = to_simplified(s)
+    s = localise(_TEXTS[key], lang)
     return s.format(**fmt) if fmt else s

@@ -125,6 +125,19 @@ def detect(text: str, fallback: Lang = "zh-Hant") -> Detected:
     return Detected(zh_fallback, mixed, True, trad, simp)
 
 
+def detect_document(text: str, fallback: Lang = "zh-Hant") -> Lang:
+    """Language of a whole document: English unless Chinese characters are a real share.
+
+    :func:`detect` judges a message, where one Chinese word makes it Chinese; in a
+    document a stray Chinese link ("中文版") on an English page does not.
+    """
+    sample = text[:20000]
+    n_cjk = cjk_count(sample)
+    if n_cjk == 0 or n_cjk < len(_LATIN_WORD.findall(sample)):
+        return "en"
+    return detect(sample, fallback=fallback).lang
+
+
 def to_script(text: str, lang: Lang, traditional_config: str = "s2t") -> str:
     """Render text for a reader of ``lang``.
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .script import Lang, to_simplified
+from .messages import localise
+from .script import Lang
 
 _TEXTS: dict[str, dict[str, str]] = {
     "greeting": {
@@ -193,12 +194,7 @@ LANG_BUTTONS: tuple[tuple[str, str], ...] = (("繁體", "zh-Hant"), ("简体", "
 
 @lru_cache(maxsize=None)
 def _lookup(key: str, lang: str) -> str:
-    entry = _TEXTS[key]
-    if lang == "en":
-        return entry["en"]
-    if lang == "zh-Hans":
-        return to_simplified(entry["zh-Hant"])
-    return entry["zh-Hant"]
+    return localise(_TEXTS[key], lang)
 
 
 def t(key: str, lang: Lang | str, **fmt: object) -> str:
@@ -209,11 +205,7 @@ def t(key: str, lang: Lang | str, **fmt: object) -> str:
 
 def topic_question(topic: str, lang: Lang | str) -> str | None:
     entry = TOPIC_QUESTIONS.get(topic)
-    if entry is None:
-        return None
-    if lang == "en":
-        return entry["en"]
-    return to_simplified(entry["zh-Hant"]) if lang == "zh-Hans" else entry["zh-Hant"]
+    return None if entry is None else localise(entry, lang)
 
 
 def lang_confirmation(choice: str) -> str:

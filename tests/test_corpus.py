@@ -442,3 +442,9 @@ def test_march_2026_checks_can_fail() -> None:
     assert not _PROPOSED.search(section)
     assert _FINAL_CLAIM.search(section)
     assert _MARCH_2026.search("勞工部於2026年3月30日公布")
+
+
+def test_plain_english_file_with_a_chinese_link_is_english(tmp_path: Path) -> None:
+    f = tmp_path / "note.md"
+    f.write_text("# Plan fees\nFees reduce returns over decades. See also the 中文版 of this note.\n", encoding="utf-8")
+    assert parse_document(f, "note.md").lang == "en"

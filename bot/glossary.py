@@ -75,11 +75,27 @@ def _is_ascii_term(term: str) -> bool:
     return term.isascii()
 
 
+_PLURAL = re.compile(r"(?<=[a-z]{3})(?<!s)s\b")
+
+
 def _words(text: str) -> str:
     """Latin words and numbers separated by single spaces, for whole-word matching of
     English terms. Chinese characters separate words too: in 「什么是ERISA」 the
-    term "erisa" stands on its own."""
-    return re.sub(r"[^0-9a-z]+", " ", text).strip()
+    term "erisa" stands on its own. A plural "s" is dropped on both sides, so
+    "limits" finds the term "limit" and "ETPs" finds "ETP"."""
+    return _PLURAL.sub("", re.sub(r"[^0-9a-z]+", " ", text).strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Concept:
+    """One glossary entry found in a text: the words found, and other ways to say it."""
+
+    found: tuple[str, ...]  # the entry's terms that occur in the text
+    english: tuple[str, ...]  # the entry's other terms in Latin letters
+    chinese: tuple[str, ...]  # the entry's other terms in Chinese characters
+
+    def wordings(self, chinese: bool) -> tuple[str, ...]:
+        return self.chinese if chinese else self.english
 
 
 @dataclass(frozen=True)
@@ -114,6 +130,20 @@ class Glossary:
         padded = f" {_words(norm)} "
         return [e for e, words, subs in self._needles
                 if any(w in padded for w in words) or any(t in norm for t in subs)]
+
+    def concepts(self, text: str) -> list[Concept]:
+        """Every entry found in ``text``, with the terms found and the others."""
+        norm = normalise(text)
+        padded = f" {_words(norm)} "
+        out = []
+        for e, words, subs in self._needles:
+            found = tuple(t for t in dict.fromkeys((*e.english, *e.chinese))
+                          if (f" {_words(t)} " in padded if _is_ascii_term(t) else t in norm))
+            if found:
+                rest = [t for t in dict.fromkeys((*e.english, *e.chinese)) if t not in found]
+                out.append(Concept(found, tuple(t for t in rest if _is_ascii_term(t)),
+                                   tuple(t for t in rest if not _is_ascii_term(t))))
+        return out
 
     def expand(self, text: str) -> list[str]:
         """Terms from the other language for every glossary term found in ``text``.

@@ -4,9 +4,12 @@ Scores are fused on an absolute scale instead of by rank:
 
 * lexical: the BM25 score of the chunk plus the best BM25 score of one of its
   sentences, each divided by the score a passage matching every query term would
-  get. Query terms the corpus has never seen (English words over Chinese text)
-  still count in that ideal, so lexical evidence is small exactly when the words
-  of the question are not in the corpus, and the dense score decides;
+  get. Query terms the corpus has never seen still count in that ideal, so
+  lexical evidence is small exactly when the words of the question are not in the
+  corpus, and the dense score decides. A glossary concept in the question
+  ("custody") may be matched by any of its wordings (託管, custodian), counted once;
+  translations count only for passages in the other language, and words that
+  language never uses take at most a set share out of those passages' ideal;
 * dense: cosine similarity of the normalised question and chunk vectors;
 * a small bonus for passages in the asker's language (English passages for English
   questions, Chinese for Chinese) where they answer as well.
@@ -40,7 +43,7 @@ class FusionWeights:
     # where several answers exist only in the Chinese article, so it is 0 there.
     language_zh: float = 0.15
     language_en: float = 0.0
-    expansion: float = 0.5  # glossary terms from the other language
+    expansion: float = 1.0  # a concept's other glossary wordings, relative to the asker's own words
     context: float = 0.5  # earlier turn of a follow-up
     glossary: float = 0.5  # glossary tables define terms; explanations answer better
     per_section: int = 1  # passages shown per document section (0: no limit)
@@ -48,6 +51,7 @@ class FusionWeights:
     mix_slot: int = 3  # the best passage in the other language is shown by this rank (0: off)
     align_languages: bool = True  # compare dense scores within each language's own distribution
     candidates: int = 100  # per signal, before fusion
+    cross_ideal: float = 0.3  # share of the ideal that words the other language never uses may take out of it there
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,17 @@ class Query:
     lang: Lang = "en"
     context: str = ""  # the earlier question a follow-up refers to
     hint: str = ""  # extra search terms that are not the asker's words (e.g. risk terms for advice requests)
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """Tokens of one text searched for (the question, an earlier turn), with its
+    glossary concepts: groups of (words found, wordings in the asker's language,
+    wordings in the other language)."""
+
+    tokens: list[str]
+    weight: float
+    groups: list[list[tuple[list[str], list[list[str]], list[list[str]]]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +92,10 @@ class SearchResult:
     @property
     def top(self) -> Hit | None:
         return self.hits[0] if self.hits else None
+
+
+def _loose(token: str) -> str:
+    return token[:-1] if len(token) > 3 and token.endswith("s") and token.isascii() else token
 
 
 def _family(lang: str) -> str:
@@ -102,6 +121,13 @@ class Retriever:
         self._n = len(index.chunks)
         self._k1 = index.manifest.bm25_k1
         self._chunk_family = np.array([_family(c.lang) == "zh" for c in index.chunks], dtype=bool)
+        # Languages each topic is written in: a topic in one language only (the article)
+        # has nothing to stand in for it in the other.
+        self._bilingual = bool(self._chunk_family.any() and not self._chunk_family.all())
+        self._topic_families: dict[str, set[bool]] = {}
+        for fam, c in zip(self._chunk_family, index.chunks):
+            if c.topic:
+                self._topic_families.setdefault(c.topic, set()).add(bool(fam))
         self._prior = np.array([weights.glossary if c.kind == "glossary" else 1.0 for c in index.chunks],
                                dtype=np.float32)
 
@@ -116,45 +142,94 @@ class Retriever:
             return np.zeros(model.scores["num_docs"], dtype=np.float32)
         return model.get_scores_from_ids(ids)
 
-    def lexical_scores(self, groups: list[tuple[list[str], float]]) -> np.ndarray:
-        """Chunk and best-sentence BM25, divided by the ideal score of the weighted query."""
-        chunk = np.zeros(self._n, dtype=np.float32)
-        sent = np.zeros(len(self.index.sentence_owner), dtype=np.float32)
-        ideal = 0.0
-        for tokens, weight in groups:
-            if not tokens or weight <= 0:
-                continue
-            ideal += weight * self._ideal(tokens)
-            chunk += weight * self._bm25(self.index.bm25, tokens)[: self._n]
-            sent += weight * self._bm25(self.index.bm25_sentences, tokens)[: len(sent)]
-        if ideal <= 0:
-            return chunk
-        best_sent = np.zeros(self._n, dtype=np.float32)
-        if len(sent):
-            np.maximum.at(best_sent, self.index.sentence_owner, sent)
-        w = self.weights.sentence
-        return (chunk + w * best_sent) / ((1 + w) * ideal)
+    def _per_model(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """BM25 of ``tokens`` for every chunk and for every sentence."""
+        return (self._bm25(self.index.bm25, tokens)[: self._n],
+                self._bm25(self.index.bm25_sentences, tokens)[: len(self.index.sentence_owner)])
 
-    def hybrid_lexical(
-        self, q_tokens: list[str], synonyms: list[str], translations: list[str], ctx_tokens: list[str], query_zh: bool
-    ) -> np.ndarray:
-        """Lexical evidence per chunk.
+    def lexical_scores(self, segments: list[Segment], query_zh: bool = False) -> np.ndarray:
+        """Chunk and best-sentence BM25, divided by the ideal score of the question.
 
-        Glossary synonyms in the question's language count for every passage;
-        translations into the other language count only for passages in that
-        language, so a passage in the question's own language is judged on the
-        question's own words.
+        Each segment (the question, an earlier turn) counts with its weight. A glossary
+        concept found in a segment may be matched by any of its wordings instead of the
+        words the asker used: a passage needs only one way of saying a thing, so the
+        concept scores its best wording, measured against that wording's own ideal,
+        and counts once in the ideal. Wordings in the asker's language count for every
+        passage; translations only for passages in the other language, so a passage
+        in the asker's language is judged on the asker's own words.
         """
-        w = self.weights
-        base = [(q_tokens, 1.0), (ctx_tokens, w.context)]
-        plain = self.lexical_scores(base)
-        # A passage needs only one way of saying a thing: each wording is measured
-        # against its own ideal and the passage keeps the better score.
-        same = np.maximum(plain, self.lexical_scores([*base, (synonyms, w.expansion)])) if synonyms else plain
-        if not translations or w.expansion <= 0:
-            return same
-        cross = np.maximum(same, self.lexical_scores([*base, (synonyms, w.expansion), (translations, w.expansion)]))
-        return np.where(self._chunk_family == query_zh, same, cross)
+        n_sent = len(self.index.sentence_owner)
+        base = [np.zeros(self._n, dtype=np.float32), np.zeros(n_sent, dtype=np.float32)]
+        gain_own = [np.zeros_like(base[0]), np.zeros_like(base[1])]
+        gain_cross = [np.zeros_like(base[0]), np.zeros_like(base[1])]
+        ideal = 0.0
+        unmatchable = 0.0  # ideal of words no passage in the other language contains
+        for seg in segments:
+            if not seg.tokens or seg.weight <= 0:
+                continue
+            ideal += seg.weight * self._ideal(seg.tokens)
+            for level, v in enumerate(self._per_model(seg.tokens)):
+                base[level] += seg.weight * v
+            if self.weights.cross_ideal > 0 and self._bilingual:
+                covered = {t for group in seg.groups for c in group for t in c[0]}
+                for t in set(seg.tokens) - covered:
+                    if not (self._bm25(self.index.bm25, [t])[: self._n][self._chunk_family != query_zh] > 0).any():
+                        unmatchable += seg.weight * self._ideal([t])
+            for group in seg.groups:
+                own = [np.zeros_like(base[0]), np.zeros_like(base[1])]
+                cross = [np.zeros_like(base[0]), np.zeros_like(base[1])]
+                for original, own_words, other_words in group:
+                    target = self._ideal(original)
+                    orig = self._per_model(original)
+                    for words, kinds in ((own_words, (own, cross)), (other_words, (cross,))):
+                        for w in words:
+                            scale = self.weights.expansion * target / max(self._ideal(w), 1e-9)
+                            for level, v in enumerate(self._per_model(w)):
+                                g = np.maximum(scale * v - orig[level], 0)
+                                for k in kinds:
+                                    np.maximum(k[level], g, out=k[level])
+                for level in (0, 1):
+                    gain_own[level] += seg.weight * own[level]
+                    gain_cross[level] += seg.weight * cross[level]
+        if ideal <= 0:
+            return base[0]
+        own_family = self._chunk_family == query_zh
+        # A word that no passage in the other language contains ("apply" over Chinese
+        # text) is not evidence against one passage there rather than another.
+        cross_ideal = ideal - min(unmatchable, self.weights.cross_ideal * ideal)
+        ideal_rows = np.where(own_family, ideal, cross_ideal).astype(np.float32)
+        chunk = base[0] + np.where(own_family, gain_own[0], gain_cross[0])
+        sent_own, sent_cross = base[1] + gain_own[1], base[1] + gain_cross[1]
+        owner = self.index.sentence_owner
+        sent = np.where(own_family[owner], sent_own, sent_cross) if n_sent else base[1]
+        best_sent = np.zeros(self._n, dtype=np.float32)
+        if n_sent:
+            np.maximum.at(best_sent, owner, sent)
+        w = self.weights.sentence
+        return (chunk + w * best_sent) / ((1 + w) * ideal_rows)
+
+    def segment(self, text: str, weight: float, query_zh: bool) -> Segment:
+        """``text`` as tokens, with its glossary concepts grouped where they overlap."""
+        tokens = self.tokenizer.tokens(text)
+        concepts = []
+        for c in self.glossary.concepts(text):
+            # The asker's words the term stands for; the glossary matched "menus" to
+            # "menu", which the stemmer keeps apart (it leaves "-us" words alone).
+            found = {_loose(t) for term in c.found for t in self.tokenizer.tokens(term)}
+            original = [t for t in dict.fromkeys(tokens) if _loose(t) in found]
+            if not original:
+                continue
+            own = [self.tokenizer.tokens(t) for t in c.wordings(query_zh)]
+            other = [self.tokenizer.tokens(t) for t in c.wordings(not query_zh)]
+            concepts.append((original, [w for w in own if w], [w for w in other if w]))
+        # Concepts sharing a word ("401(k)" and "401(k) plan") are one group: the
+        # group gains what its best member gains, not their sum.
+        groups: list[list[tuple[list[str], list[list[str]], list[list[str]]]]] = []
+        for c in concepts:
+            joined = [g for g in groups if any(set(c[0]) & set(o[0]) for o in g)]
+            merged = [c, *(m for g in joined for m in g)]
+            groups = [g for g in groups if g not in joined] + [merged]
+        return Segment(tokens, weight, groups)
 
     def coverage(self, tokens: list[str], row: int) -> float:
         """IDF-weighted share of ``tokens`` that occur in chunk ``row``."""
@@ -246,6 +321,13 @@ class Retriever:
                 return twin
             return i
 
+        def only_there(i: int) -> bool:
+            # A passage whose topic has no version in the asker's language: a
+            # translation of an explainer the asker can read in their own language
+            # would take the slot, and lock that topic to the other language.
+            chunk = self.index.chunks[int(rows[i])]
+            return not chunk.topic or query_zh not in self._topic_families.get(chunk.topic, set())
+
         slot = self.weights.mix_slot
         for i in order:
             i = prefer_own(int(i))
@@ -253,7 +335,8 @@ class Retriever:
                 fams = {bool(self._chunk_family[int(rows[j])]) for j in chosen}
                 if len(fams) == 1:
                     other = next((j for j in order if bool(self._chunk_family[int(rows[j])]) not in fams
-                                  and int(j) not in chosen and admissible(int(j))), None)
+                                  and int(j) not in chosen and admissible(int(j))
+                                  and only_there(int(j))), None)
                     if other is not None:
                         take(int(other))
             if len(chosen) >= k:
@@ -266,14 +349,16 @@ class Retriever:
     def search(self, query: Query, k: int = 5) -> SearchResult:
         if self._n == 0:
             return SearchResult([])
-        q_tokens = self.tokenizer.tokens(query.text)
         expansions = self.glossary.expand(query.text + "\n" + query.context)
         query_zh = _family(query.lang) == "zh"
-        synonyms = [t for term in expansions if term.isascii() != query_zh for t in self.tokenizer.tokens(term)]
         translations = [t for term in expansions if term.isascii() == query_zh for t in self.tokenizer.tokens(term)]
         ctx_tokens = self.tokenizer.tokens(query.context) if query.context else []
-        hint_tokens = self.tokenizer.tokens(query.hint) if query.hint else []
-        lexical = self.hybrid_lexical(q_tokens, synonyms, translations, ctx_tokens + hint_tokens, query_zh)
+        earlier = "\n".join(t for t in (query.context, query.hint) if t)
+        segments = [self.segment(query.text, 1.0, query_zh)]
+        q_tokens = segments[0].tokens
+        if earlier:
+            segments.append(self.segment(earlier, self.weights.context, query_zh))
+        lexical = self.lexical_scores(segments, query_zh)
         qv = self.query_vector(query)
         m = min(self._n, max(self.weights.candidates, k))
         d_scores, d_rows = self.index.dense.search(qv, m)

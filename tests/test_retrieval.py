@@ -9,7 +9,7 @@ import pytest
 from bot.corpus import load_corpus
 from bot.encoders import load_encoder
 from bot.index import build_index, load_index
-from bot.retrieval import FusionWeights, Query, Retriever
+from bot.retrieval import FusionWeights, Query, Retriever, Segment
 from bot.tokens import Tokenizer
 
 DOCS = {
@@ -68,20 +68,63 @@ def test_glossary_translations_bridge_languages(retriever: Retriever) -> None:
 
 def test_translations_do_not_score_same_language_passages(retriever: Retriever) -> None:
     r = retriever
-    q = r.tokenizer.tokens("custody")
-    translations = r.tokenizer.tokens("托管")
-    with_t = r.hybrid_lexical(q, [], translations, [], query_zh=False)
-    without = r.hybrid_lexical(q, [], [], [], query_zh=False)
+    seg = r.segment("custody", 1.0, query_zh=False)
+    only_translations = Segment(seg.tokens, 1.0, [[(o, [], other) for o, _own, other in g] for g in seg.groups])
+    with_t = r.lexical_scores([only_translations], query_zh=False)
+    without = r.lexical_scores([Segment(r.tokenizer.tokens("custody"), 1.0)], query_zh=False)
     for row, chunk in enumerate(r.index.chunks):
         if chunk.lang == "en":
             assert with_t[row] == pytest.approx(without[row])
         if chunk.doc_id == "custody.zh-Hant.md":
-            assert with_t[row] > without[row]
+            assert without[row] == 0 and with_t[row] > 0
+
+
+def test_a_concept_counts_once_whatever_its_wordings(retriever: Retriever) -> None:
+    # "custody" has two Chinese wordings (託管, 託管人); a passage matching both is not
+    # scored above the ideal of the one word asked for.
+    r = retriever
+    seg = r.segment("custody", 1.0, query_zh=False)
+    assert len(seg.groups) == 1 and [c[0] for c in seg.groups[0]] == [["custody"]]
+    assert {" ".join(w) for w in seg.groups[0][0][2]} >= {"托管 ~托管"}
+    lexical = r.lexical_scores([seg], query_zh=False)
+    assert float(lexical.max()) <= 1.0 + 1e-6
+
+
+def test_overlapping_concepts_form_one_group(retriever: Retriever) -> None:
+    seg = retriever.segment("pension fund custody", 1.0, query_zh=False)
+    originals = sorted(sorted(t for c in g for t in c[0]) for g in seg.groups)
+    # "pension" and "pension fund" share a word: one group; "custody" another.
+    assert len(seg.groups) == 2 and ["custody"] in originals
+
+
+def test_plural_questions_find_singular_glossary_terms(retriever: Retriever) -> None:
+    seg = retriever.segment("Who are the custodians?", 1.0, query_zh=False)
+    assert seg.groups, "custodians should match the glossary term custodian"
+    result = retriever.search(Query("Who are the custodians?", "en"), k=5)
+    assert "托管人" in result.expansions
+
+
+def test_words_the_other_language_lacks_do_not_sink_its_passages(retriever: Retriever) -> None:
+    # "hackers" occurs in no Chinese passage and has no glossary entry: it is left out
+    # of the ideal Chinese passages are measured against, up to the configured share.
+    def scores(share: float):
+        r = Retriever(retriever.index, retriever.encoder, retriever.tokenizer, retriever.glossary,
+                      FusionWeights(cross_ideal=share))
+        return r.lexical_scores([r.segment("custody hackers", 1.0, query_zh=False)], query_zh=False)
+
+    off, on, wide = scores(0.0), scores(0.3), scores(0.9)
+    for row, chunk in enumerate(retriever.index.chunks):
+        if chunk.lang == "en":
+            assert on[row] == pytest.approx(off[row]) == pytest.approx(wide[row])
+        elif chunk.doc_id == "custody.zh-Hant.md":
+            assert off[row] > 0
+            assert on[row] == pytest.approx(off[row] / 0.7, rel=1e-4)  # capped at 30% of the ideal
+            assert on[row] < wide[row] <= 1.0 + 1e-6
 
 
 def test_unseen_words_count_as_missing_evidence(retriever: Retriever) -> None:
     # English words absent from the corpus keep the lexical score of every passage low.
-    lexical = retriever.lexical_scores([(retriever.tokenizer.tokens("zebra quantum harmonica"), 1.0)])
+    lexical = retriever.lexical_scores([Segment(retriever.tokenizer.tokens("zebra quantum harmonica"), 1.0)])
     assert float(lexical.max()) == 0.0
 
 

@@ -8,10 +8,9 @@ Layout of an index folder::
         manifest.json         format, encoder, dim, corpus fingerprint, settings
         chunks.jsonl          chunk text, offsets, section, document metadata
         dense.faiss           FAISS index (flat, or HNSW for large corpora)
-        bm25/                 bm25s index over chunks (JSON + .npy, no pickle)
-        bm25_sent/            bm25s index over sentences
+        bm25/                 BM25 over chunks (bot.bm25: JSON + .npy, no pickle)
+        bm25_sent/            BM25 over sentences
         sentences.npy         sentence -> chunk row
-        df.json               document frequency of each BM25 token
         glossary.json         bilingual glossary entries for query expansion
       embeddings.sqlite       embedding cache, kept across builds
 
@@ -30,7 +29,6 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,6 +37,7 @@ from typing import Any
 import bm25s
 import numpy as np
 
+from . import bm25
 from .chunking import Chunk, ChunkSettings, Span, chunk_document
 from .corpus import Corpus, Document
 from .encoders import EmbeddingCache, Encoder, embed_with_cache, text_key
@@ -48,7 +47,7 @@ from .tokens import TOKENIZER_VERSION, Tokenizer
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5  # 5: BM25 stored by bot.bm25; document frequencies read off it
 HNSW_THRESHOLD = 50_000  # chunks; below it exact search is fast enough
 BM25_K1 = 0.9
 BM25_B = 0.4
@@ -175,10 +174,8 @@ def _faiss_index(vectors: np.ndarray, kind: str):  # noqa: ANN202 - faiss has no
 
 
 def _bm25(token_lists: list[list[str]]) -> bm25s.BM25:
-    model = bm25s.BM25(k1=BM25_K1, b=BM25_B)
-    # bm25s cannot index an empty corpus; one empty placeholder keeps shapes valid.
-    model.index(token_lists or [[]], show_progress=False)
-    return model
+    # An empty corpus gets one empty placeholder document, so shapes stay valid.
+    return bm25.build(token_lists or [[]], BM25_K1, BM25_B)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -295,7 +292,6 @@ def build_index(
                 sentence_tokens = cache.tokens(tokenizer, sentence_texts)
             lexical["bm25"] = _bm25(chunk_tokens)
             lexical["bm25_sent"] = _bm25(sentence_tokens)
-            lexical["df"] = Counter(t for toks in chunk_tokens for t in set(toks))
         except BaseException as exc:  # surfaced in the main thread below
             lexical["error"] = exc
 
@@ -325,7 +321,7 @@ def build_index(
     worker.join()
     if "error" in lexical:
         raise lexical["error"]
-    bm25_chunks, bm25_sents, df = lexical["bm25"], lexical["bm25_sent"], lexical["df"]
+    bm25_chunks, bm25_sents = lexical["bm25"], lexical["bm25_sent"]
     dense, kind = _faiss_index(vectors, faiss_kind)
     if progress:
         progress("bm25", 1, 1)
@@ -344,10 +340,9 @@ def build_index(
             fh.flush()
             os.fsync(fh.fileno())
         faiss.write_index(dense, str(tmp / "dense.faiss"))
-        bm25_chunks.save(str(tmp / "bm25"), show_progress=False)
-        bm25_sents.save(str(tmp / "bm25_sent"), show_progress=False)
+        bm25.save(bm25_chunks, tmp / "bm25")
+        bm25.save(bm25_sents, tmp / "bm25_sent")
         np.save(tmp / "sentences.npy", np.asarray(sentence_owner, dtype=np.int32))
-        _write_text(tmp / "df.json", json.dumps(dict(df), ensure_ascii=False))
         glossary = Glossary.from_documents(corpus.documents)
         _write_text(tmp / "glossary.json", json.dumps([asdict(e) for e in glossary.entries], ensure_ascii=False))
         seconds = time.perf_counter() - started
@@ -475,17 +470,17 @@ def load_index(index_dir: Path) -> LoadedIndex:
                 data["sentences"] = tuple(tuple(s) for s in data["sentences"])
                 chunks.append(ChunkRecord(**data))
         dense = faiss.read_index(str(build / "dense.faiss"))
-        bm25 = bm25s.BM25.load(str(build / "bm25"), show_progress=False)
-        bm25_sent = bm25s.BM25.load(str(build / "bm25_sent"), show_progress=False)
+        bm25_chunks = bm25.load(build / "bm25")
+        bm25_sent = bm25.load(build / "bm25_sent")
         owner = np.load(build / "sentences.npy", allow_pickle=False)
-        df = json.loads((build / "df.json").read_text(encoding="utf-8"))
+        df = bm25.document_frequencies(bm25_chunks)
         entries = json.loads((build / "glossary.json").read_text(encoding="utf-8"))
         glossary = Glossary(tuple(Entry(tuple(e["english"]), tuple(e["chinese"])) for e in entries))
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise IndexUnavailable(f"index in {index_dir} is unreadable ({exc}): run `edubot build` to rebuild it") from exc
     if dense.ntotal != len(chunks):
         raise IndexUnavailable(f"index in {index_dir} is inconsistent: run `edubot build` to rebuild it")
-    return LoadedIndex(manifest, chunks, dense, bm25, bm25_sent, owner, df, glossary, build)
+    return LoadedIndex(manifest, chunks, dense, bm25_chunks, bm25_sent, owner, df, glossary, build)
 
 
 __all__ = [

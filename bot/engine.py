@@ -245,6 +245,10 @@ class Engine:
         total = sum(weights[t] * (1.0 if t in q_tokens else 0.5) for t in weights) or 1.0
         qv = result.query_vector if result.query_vector is not None else self.retriever.query_vector(query)[0]
         dense = self._vectors([c for _, c in cands]) @ qv
+        if self.retriever.weights.align_languages:
+            # As in retrieval: the encoder scores pairs across languages lower, so each
+            # language's sentences are compared within their own distribution.
+            dense = Retriever.align(dense, np.array([h.chunk.lang != "en" for h, _ in cands]))
         scored = []
         for (h, sent), d in zip(cands, dense):
             toks = set(self.tokenizer.tokens(sent))

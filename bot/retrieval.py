@@ -256,7 +256,7 @@ class Retriever:
         return (vecs @ qv[0]).astype(np.float32)
 
     @staticmethod
-    def _align(dense: np.ndarray, is_zh: np.ndarray) -> np.ndarray:
+    def align(dense: np.ndarray, is_zh: np.ndarray) -> np.ndarray:
         """Shift each language's cosine scores to a common mean.
 
         A multilingual encoder scores cross-language pairs lower than same-language
@@ -371,7 +371,7 @@ class Retriever:
         dense = np.array([dense_map[int(r)] for r in rows], dtype=np.float32)
         is_zh = self._chunk_family[rows]
         same_lang = is_zh == (_family(query.lang) == "zh")
-        aligned = self._align(dense, is_zh) if self.weights.align_languages else dense
+        aligned = self.align(dense, is_zh) if self.weights.align_languages else dense
         # Dense vectors bridge languages; within one language, BM25 is the stronger
         # evidence (DRCD recall@1: 0.957 with weight 0.1, 0.940 with 0.5).
         w_dense = self.weights.dense_monolingual if same_lang.all() else self.weights.dense

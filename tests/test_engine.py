@@ -127,3 +127,14 @@ def test_chinese_question_on_an_acronym_gets_the_chinese_version(engine) -> None
     assert not ans.no_answer and ans.lang == "zh-Hans"
     assert ans.passages[0].lang.startswith("zh") and ans.passages[0].doc_id.endswith(".zh-Hant.md")
     assert _is_simplified("".join(q.text for q in ans.quotes))
+
+
+def test_english_question_quotes_an_answer_found_only_in_chinese(engine) -> None:
+    # The limits on crypto allocations are named only in the Chinese article. Its
+    # sentence is compared with English sentences after aligning each language's
+    # cosine scores, as retrieval does, so it is quoted (in Chinese, with its source).
+    ans = engine.answer("What limits might apply to crypto allocations in 401(k) menus?", None)
+    assert not ans.no_answer
+    quoted = [q for q in ans.quotes if "白名單" in q.text or "白名单" in q.text]
+    assert quoted and quoted[0].original_lang == "zh-Hant"
+    assert any(s.doc_id == "401k-crypto-article.zh-Hant.txt" for s in ans.sources)

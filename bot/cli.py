@@ -133,7 +133,7 @@ def build(ctx: click.Context, chunk_size: int | None, chunk_overlap: int | None,
     """
     from .chunking import ChunkSettings
     from .encoders import load_encoder
-    from .index import build_index
+    from .index import IndexUnavailable, build_index
     from .tokens import Tokenizer
 
     settings = _settings(ctx, chunk_size=chunk_size, chunk_overlap=chunk_overlap, faiss=faiss,
@@ -148,8 +148,11 @@ def build(ctx: click.Context, chunk_size: int | None, chunk_overlap: int | None,
         encoder = load_encoder(settings.encoder)
     except EncoderError as exc:
         raise UserError(str(exc)) from None
-    report = build_index(corpus, settings.index_dir, encoder, Tokenizer(),
-                         ChunkSettings(settings.chunk_size, settings.chunk_overlap), settings.faiss, _progress_bar())
+    try:
+        report = build_index(corpus, settings.index_dir, encoder, Tokenizer(),
+                             ChunkSettings(settings.chunk_size, settings.chunk_overlap), settings.faiss, _progress_bar())
+    except IndexUnavailable as exc:
+        raise UserError(str(exc)) from None
     m = report.manifest
     click.echo(f"built {settings.index_dir}: {m.n_documents} documents, {m.n_chunks} chunks, "
                f"{report.embedded} newly embedded, {report.seconds:.1f} s ({m.encoder}, faiss {m.faiss})")

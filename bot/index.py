@@ -42,6 +42,7 @@ from .chunking import Chunk, ChunkSettings, Span, chunk_document
 from .corpus import Corpus, Document
 from .encoders import EmbeddingCache, Encoder, embed_with_cache, text_key
 from .glossary import Entry, Glossary
+from .locks import BUILD_LOCK, Busy, exclusive
 from .script import normalise
 from .tokens import TOKENIZER_VERSION, Tokenizer
 
@@ -264,13 +265,32 @@ def build_index(
     settings: ChunkSettings = ChunkSettings(),
     faiss_kind: str = "auto",
     progress: Callable[[str, int, int], None] | None = None,
+    wait: float = 600.0,
 ) -> BuildReport:
     """Chunk, tokenise and embed ``corpus`` into a new build in ``index_dir``.
 
     ``progress(stage, done, total)`` is called as work advances. Embeddings come from
     the cache where possible. Tokenising runs in a thread while the encoder works, so
-    BM25 is ready when the vectors are.
+    BM25 is ready when the vectors are. One build runs at a time per index folder: a
+    second waits up to ``wait`` seconds, then raises :class:`IndexUnavailable`.
     """
+    index_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with exclusive(index_dir / BUILD_LOCK, f"an index build in {index_dir}", timeout=wait):
+            return _build(corpus, index_dir, encoder, tokenizer, settings, faiss_kind, progress)
+    except Busy as exc:
+        raise IndexUnavailable(str(exc)) from None
+
+
+def _build(
+    corpus: Corpus,
+    index_dir: Path,
+    encoder: Encoder,
+    tokenizer: Tokenizer,
+    settings: ChunkSettings,
+    faiss_kind: str,
+    progress: Callable[[str, int, int], None] | None,
+) -> BuildReport:
     started = time.perf_counter()
     index_dir.mkdir(parents=True, exist_ok=True)
     records = chunk_corpus(corpus, settings)
@@ -456,9 +476,23 @@ class LoadedIndex:
 
 
 def load_index(index_dir: Path) -> LoadedIndex:
+    """The live build in ``index_dir``.
+
+    A build replaced (and removed) while being read is read again from the new one.
+    """
+    for _ in range(3):
+        build = current_build(index_dir)
+        try:
+            return _load_build(index_dir, build)
+        except IndexUnavailable:
+            if build is None or current_build(index_dir) == build:
+                raise
+    return _load_build(index_dir, current_build(index_dir))
+
+
+def _load_build(index_dir: Path, build: Path | None) -> LoadedIndex:
     import faiss
 
-    build = current_build(index_dir)
     if build is None:
         raise IndexUnavailable(f"no index in {index_dir}: run `edubot build`")
     try:

@@ -34,6 +34,7 @@ import logging
 import os
 import re
 import unicodedata
+import functools
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -50,6 +51,7 @@ from .extract import (_CJK_CHAR, Extracted, detect_lang, extract, extract_html, 
 from .fetch import (DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FILE_FORMATS, MAX_REDIRECTS, USER_AGENT,  # noqa: F401
                     FetchOptions, Fetched, Format, Source, _is_url_like, fetch_url, normalise_url, read_file)
 from .ingest_errors import EXIT_DATA, EXIT_INPUT, EXIT_NETWORK, EXIT_OK, IngestError, _reason  # noqa: F401
+from .locks import CORPUS_LOCK, Busy, exclusive
 from .script import Lang
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -363,6 +365,23 @@ def _chunk_counts(settings: Settings) -> dict[str, int]:
     return {d["doc_id"]: int(d.get("chunks", 0)) for d in (m.documents if m else [])}
 
 
+def _one_writer(fn: Callable[..., Report]) -> Callable[..., Report]:
+    """Run ``fn(settings, ...)`` while no other process adds or removes documents.
+
+    Two runs at once could each restore the other's files when one rolls back.
+    """
+    @functools.wraps(fn)
+    def locked(settings: Settings, *args: Any, **kwargs: Any) -> Report:
+        try:
+            with exclusive(Path(settings.index_dir) / CORPUS_LOCK,
+                           f"another `edubot add` or `edubot remove` on {settings.corpus_dir}"):
+                return fn(settings, *args, **kwargs)
+        except Busy as exc:
+            raise IngestError(str(exc), EXIT_DATA) from None
+    return locked
+
+
+@_one_writer
 def add(
     settings: Settings,
     args: Sequence[str],
@@ -502,6 +521,7 @@ def resolve_document(corpus: Corpus, ref: str) -> Document:
     raise IngestError(f"no document {ref!r} in the corpus (see `edubot list`)", EXIT_INPUT)
 
 
+@_one_writer
 def remove(settings: Settings, refs: Sequence[str], *, build: bool = True,
            progress: Callable[[str, int, int], None] | None = None) -> Report:
     """Delete documents from the corpus and rebuild the index (restoring them if that fails)."""

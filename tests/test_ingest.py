@@ -272,8 +272,12 @@ def fresh_copy(base: Path, dest: Path) -> tuple[Path, Path]:
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    """Every file under root (dot files included) with its bytes."""
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every file under root (dot files included) with its bytes; the empty lock files
+    that writers hold (bot.locks) are not content."""
+    from bot.locks import BUILD_LOCK, CORPUS_LOCK
+
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and not (p.name in (BUILD_LOCK, CORPUS_LOCK) and p.stat().st_size == 0)}
 
 
 # --------------------------------------------------------------------------------------

@@ -81,6 +81,7 @@ class Engine:
         self.gate = gate
         self.retriever = Retriever(index, encoder, tokenizer, index.glossary, weights)
         self._sentence_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._sentence_tokens: OrderedDict[str, frozenset[str]] = OrderedDict()
         self._vectors_lock = threading.Lock()  # front ends may call answer() from several threads
 
     # -- construction ----------------------------------------------------------------
@@ -225,6 +226,22 @@ class Engine:
                 self._sentence_vectors.popitem(last=False)
         return np.vstack([known[t] for t in texts])
 
+    def _token_sets(self, texts: list[str]) -> list[frozenset[str]]:
+        """BM25 tokens of sentences, remembered like their vectors (jieba was half the
+        cost of choosing quotes)."""
+        with self._vectors_lock:
+            known = {t: self._sentence_tokens[t] for t in texts if t in self._sentence_tokens}
+        for t in texts:
+            if t not in known:
+                known[t] = frozenset(self.tokenizer.tokens(t))
+        with self._vectors_lock:
+            for t in texts:
+                self._sentence_tokens[t] = known[t]
+                self._sentence_tokens.move_to_end(t)
+            while len(self._sentence_tokens) > 4096:
+                self._sentence_tokens.popitem(last=False)
+        return [known[t] for t in texts]
+
     def _quotes(self, query: Query, result: SearchResult, lang: Lang) -> tuple[tuple[Quote, ...], tuple[Source, ...]]:
         question = query.text
         context = "\n".join(t for t in (query.context, query.hint) if t)
@@ -250,8 +267,7 @@ class Engine:
             # language's sentences are compared within their own distribution.
             dense = Retriever.align(dense, np.array([h.chunk.lang != "en" for h, _ in cands]))
         scored = []
-        for (h, sent), d in zip(cands, dense):
-            toks = set(self.tokenizer.tokens(sent))
+        for (h, sent), d, toks in zip(cands, dense, self._token_sets([c for _, c in cands])):
             lex = sum(weights[t] * (1.0 if t in q_tokens else 0.5) for t in toks & weights.keys()) / total
             # Readers get sentences in their own language where those answer as well.
             own = (h.chunk.lang == "en") == (lang == "en")

@@ -115,34 +115,37 @@ class Glossary:
         return len(self.entries)
 
     @cached_property
-    def _needles(self) -> list[tuple[Entry, tuple[str, ...], tuple[str, ...]]]:
-        """Per entry: English terms as space-padded words, Chinese terms as substrings."""
+    def _needles(self) -> list[tuple[Entry, tuple[tuple[str, str], ...]]]:
+        """Per entry, each term with what to look for: English terms as space-padded
+        words, Chinese terms as substrings."""
         out = []
         for e in self.entries:
-            words = tuple(f" {_words(t)} " for t in (*e.english, *e.chinese) if _is_ascii_term(t))
-            subs = tuple(t for t in (*e.english, *e.chinese) if not _is_ascii_term(t))
-            out.append((e, words, subs))
+            terms = tuple((t, f" {_words(t)} " if _is_ascii_term(t) else t)
+                          for t in dict.fromkeys((*e.english, *e.chinese)))
+            out.append((e, terms))
+        return out
+
+    def _found(self, text: str) -> list[tuple[Entry, tuple[str, ...]]]:
+        norm = normalise(text)
+        padded = f" {_words(norm)} "
+        out = []
+        for e, terms in self._needles:
+            found = tuple(t for t, needle in terms if needle in (padded if needle.startswith(" ") else norm))
+            if found:
+                out.append((e, found))
         return out
 
     def matches(self, text: str) -> list[Entry]:
         """Entries with a term that occurs in ``text`` (either language)."""
-        norm = normalise(text)
-        padded = f" {_words(norm)} "
-        return [e for e, words, subs in self._needles
-                if any(w in padded for w in words) or any(t in norm for t in subs)]
+        return [e for e, _ in self._found(text)]
 
     def concepts(self, text: str) -> list[Concept]:
         """Every entry found in ``text``, with the terms found and the others."""
-        norm = normalise(text)
-        padded = f" {_words(norm)} "
         out = []
-        for e, words, subs in self._needles:
-            found = tuple(t for t in dict.fromkeys((*e.english, *e.chinese))
-                          if (f" {_words(t)} " in padded if _is_ascii_term(t) else t in norm))
-            if found:
-                rest = [t for t in dict.fromkeys((*e.english, *e.chinese)) if t not in found]
-                out.append(Concept(found, tuple(t for t in rest if _is_ascii_term(t)),
-                                   tuple(t for t in rest if not _is_ascii_term(t))))
+        for e, found in self._found(text):
+            rest = [t for t in dict.fromkeys((*e.english, *e.chinese)) if t not in found]
+            out.append(Concept(found, tuple(t for t in rest if _is_ascii_term(t)),
+                               tuple(t for t in rest if not _is_ascii_term(t))))
         return out
 
     def expand(self, text: str) -> list[str]:

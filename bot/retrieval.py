@@ -123,6 +123,7 @@ class Retriever:
         self._chunk_family = np.array([_family(c.lang) == "zh" for c in index.chunks], dtype=bool)
         # Languages each topic is written in: a topic in one language only (the article)
         # has nothing to stand in for it in the other.
+        self._term_tokens: dict[str, list[str]] = {}  # glossary term -> tokens (bounded by the glossary)
         self._bilingual = bool(self._chunk_family.any() and not self._chunk_family.all())
         self._topic_families: dict[str, set[bool]] = {}
         for fam, c in zip(self._chunk_family, index.chunks):
@@ -208,6 +209,12 @@ class Retriever:
         w = self.weights.sentence
         return (chunk + w * best_sent) / ((1 + w) * ideal_rows)
 
+    def _tokens_of(self, term: str) -> list[str]:
+        tokens = self._term_tokens.get(term)
+        if tokens is None:
+            tokens = self._term_tokens[term] = self.tokenizer.tokens(term)
+        return tokens
+
     def segment(self, text: str, weight: float, query_zh: bool) -> Segment:
         """``text`` as tokens, with its glossary concepts grouped where they overlap."""
         tokens = self.tokenizer.tokens(text)
@@ -215,12 +222,12 @@ class Retriever:
         for c in self.glossary.concepts(text):
             # The asker's words the term stands for; the glossary matched "menus" to
             # "menu", which the stemmer keeps apart (it leaves "-us" words alone).
-            found = {_loose(t) for term in c.found for t in self.tokenizer.tokens(term)}
+            found = {_loose(t) for term in c.found for t in self._tokens_of(term)}
             original = [t for t in dict.fromkeys(tokens) if _loose(t) in found]
             if not original:
                 continue
-            own = [self.tokenizer.tokens(t) for t in c.wordings(query_zh)]
-            other = [self.tokenizer.tokens(t) for t in c.wordings(not query_zh)]
+            own = [self._tokens_of(t) for t in c.wordings(query_zh)]
+            other = [self._tokens_of(t) for t in c.wordings(not query_zh)]
             concepts.append((original, [w for w in own if w], [w for w in other if w]))
         # Concepts sharing a word ("401(k)" and "401(k) plan") are one group: the
         # group gains what its best member gains, not their sum.

@@ -138,3 +138,13 @@ def test_english_question_quotes_an_answer_found_only_in_chinese(engine) -> None
     quoted = [q for q in ans.quotes if "白名單" in q.text or "白名单" in q.text]
     assert quoted and quoted[0].original_lang == "zh-Hant"
     assert any(s.doc_id == "401k-crypto-article.zh-Hant.txt" for s in ans.sources)
+
+
+def test_remembered_sentence_tokens_and_vectors_change_nothing(engine) -> None:
+    # Quote selection remembers sentence tokens and vectors (bounded); a repeated
+    # question gets the same answer, and the memory does not grow without limit.
+    q = "How is bitcoin treated for federal tax purposes?"
+    first = engine.answer(q, None).text
+    assert engine.answer(q, None).text == first
+    assert 0 < len(engine._sentence_tokens) <= 4096 and 0 < len(engine._sentence_vectors) <= 4096
+    assert set(engine._sentence_tokens) <= set(engine._sentence_vectors)

@@ -5,22 +5,27 @@ Simplified spellings give the same tokens. Question words (什么, 哪, 谁, 多
 which ...) and function words are dropped: they say what kind of answer is wanted,
 not where it is. Character bigrams make matching robust to jieba's segmentation
 choices, which differ between a question and the passage that answers it.
+
+Words come from jieba-rs (``rjieba``): jieba's dictionary and algorithm in Rust. On
+DRCD dev it gives the same words as Python jieba for 931 of 1,000 paragraphs (the
+rest differ around numbers and hyphens) and the same recall@1, loads its dictionary
+in 0.09 s instead of 0.44 s and segments the 1,000 paragraphs in 0.05 s instead of
+0.87 s.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass, field
 from importlib import resources
 
-import jieba
+import rjieba
 
 from .script import normalise
 
 # Bump when tokens change (stopwords, stemming, normalisation): indexes built with
 # another version are stale and rebuilt.
-TOKENIZER_VERSION = 3
+TOKENIZER_VERSION = 4
 
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*%?|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
@@ -67,13 +72,11 @@ class Tokenizer:
 
     bigrams: bool = True
     drop_stopwords: bool = True
-    _jieba: jieba.Tokenizer = field(init=False, repr=False)
+    _jieba: rjieba.Jieba = field(init=False, repr=False)
     _stop: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        logging.getLogger("jieba").setLevel(logging.WARNING)
-        jieba.setLogLevel(logging.WARNING)
-        self._jieba = jieba.Tokenizer()
+        self._jieba = rjieba.Jieba()
         self._stop = _load_words("stopwords.txt")
 
     @property
@@ -92,7 +95,7 @@ class Tokenizer:
         words: list[str] = []
         runs: list[str] = []
         run: list[str] = []
-        for piece in self._jieba.lcut(norm):
+        for piece in self._jieba.cut(norm):
             piece = piece.strip()
             if not piece or not _HAS_CONTENT.search(piece):
                 if run:

@@ -16,6 +16,7 @@ in 0.09 s instead of 0.44 s and segments the 1,000 paragraphs in 0.05 s instead 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -25,9 +26,10 @@ from .script import normalise
 
 # Bump when tokens change (stopwords, stemming, normalisation): indexes built with
 # another version are stale and rebuilt.
-TOKENIZER_VERSION = 4
+TOKENIZER_VERSION = 6
 
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CJK_SPLIT = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)")
 _WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*%?|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 # "401(k)" and "403(b)" are one term; "u.s." is "us".
 _PAREN_LETTER = re.compile(r"(\d+)\s*\(\s*([a-z])\s*\)")
@@ -90,12 +92,25 @@ class Tokenizer:
         norm = _DOTTED.sub(r"\1\2", norm)
         return _THOUSANDS.sub("", norm)
 
+    def _pieces(self, norm: str) -> Iterator[str]:
+        """jieba words for Chinese runs; other text as it is (its words are found by
+        ``_WORD``, so "3.5%" and "401k" stay whole)."""
+        # Dictionary words only (no HMM): the HMM guesses words outside the dictionary
+        # from context, so a question and its passage can get different guesses for
+        # the same name; dictionary words and bigrams stay the same. DRCD recall@1
+        # without HMM: dev 0.958, test 0.966; with it 0.957 and 0.964.
+        for i, part in enumerate(_CJK_SPLIT.split(norm)):
+            if i % 2:
+                yield from self._jieba.cut(part, False)
+            elif part:
+                yield part
+
     def _analyse(self, norm: str) -> tuple[list[str], list[str]]:
         """Content words, and the CJK runs left once stopwords are cut out."""
         words: list[str] = []
         runs: list[str] = []
         run: list[str] = []
-        for piece in self._jieba.cut(norm):
+        for piece in self._pieces(norm):
             piece = piece.strip()
             if not piece or not _HAS_CONTENT.search(piece):
                 if run:

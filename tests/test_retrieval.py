@@ -106,20 +106,22 @@ def test_plural_questions_find_singular_glossary_terms(retriever: Retriever) -> 
 
 def test_words_the_other_language_lacks_do_not_sink_its_passages(retriever: Retriever) -> None:
     # "hackers" occurs in no Chinese passage and has no glossary entry: it is left out
-    # of the ideal Chinese passages are measured against, up to the configured share.
+    # of the ideal of Chinese passages that have no English version (the pension
+    # article), up to the configured share. The custody explainer has an English
+    # twin, which answers on the asker's own words: it gets no such relief.
     def scores(share: float):
         r = Retriever(retriever.index, retriever.encoder, retriever.tokenizer, retriever.glossary,
                       FusionWeights(cross_ideal=share))
-        return r.lexical_scores([r.segment("custody hackers", 1.0, query_zh=False)], query_zh=False)
+        return r.lexical_scores([r.segment("pension hackers", 1.0, query_zh=False)], query_zh=False)
 
     off, on, wide = scores(0.0), scores(0.3), scores(0.9)
     for row, chunk in enumerate(retriever.index.chunks):
-        if chunk.lang == "en":
-            assert on[row] == pytest.approx(off[row]) == pytest.approx(wide[row])
-        elif chunk.doc_id == "custody.zh-Hant.md":
+        if chunk.doc_id == "pension.zh-Hant.txt":
             assert off[row] > 0
             assert on[row] == pytest.approx(off[row] / 0.7, rel=1e-4)  # capped at 30% of the ideal
             assert on[row] < wide[row] <= 1.0 + 1e-6
+        else:
+            assert on[row] == pytest.approx(off[row]) == pytest.approx(wide[row])
 
 
 def test_unseen_words_count_as_missing_evidence(retriever: Retriever) -> None:

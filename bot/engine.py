@@ -15,6 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -62,6 +63,40 @@ class Gate:
         return top is not None and self.evidence(top) >= limit
 
 
+V = TypeVar("V")
+
+
+class Memo(Generic[V]):
+    """Values computed from texts, the ``size`` most recently used kept. Thread-safe:
+    front ends may call ``answer()`` from several threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def get(self, keys: list[str], compute: Callable[[list[str]], list[V]]) -> list[V]:
+        """The value of every key, ``compute(missing keys)`` called once for those not kept."""
+        with self._lock:
+            known = {k: self._items[k] for k in keys if k in self._items}
+        missing = [k for k in dict.fromkeys(keys) if k not in known]
+        if missing:
+            known.update(zip(missing, compute(missing)))
+        with self._lock:
+            for k in keys:
+                self._items[k] = known[k]
+                self._items.move_to_end(k)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return [known[k] for k in keys]
+
+
 class Engine:
     """Answers questions over one corpus and index."""
 
@@ -80,9 +115,8 @@ class Engine:
         self.tokenizer = tokenizer
         self.gate = gate
         self.retriever = Retriever(index, encoder, tokenizer, index.glossary, weights)
-        self._sentence_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._sentence_tokens: OrderedDict[str, frozenset[str]] = OrderedDict()
-        self._vectors_lock = threading.Lock()  # front ends may call answer() from several threads
+        self._sentence_vectors: Memo[np.ndarray] = Memo(4096)
+        self._sentence_tokens: Memo[frozenset[str]] = Memo(4096)
 
     # -- construction ----------------------------------------------------------------
     @classmethod
@@ -212,35 +246,14 @@ class Engine:
         )
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
-        """Sentence vectors, remembered per engine (bounded) so repeated passages cost nothing."""
-        with self._vectors_lock:
-            known = {t: self._sentence_vectors[t] for t in texts if t in self._sentence_vectors}
-        missing = [t for t in dict.fromkeys(texts) if t not in known]
-        if missing:
-            known.update(zip(missing, self.encoder.encode([normalise(t) for t in missing])))
-        with self._vectors_lock:
-            for t in texts:
-                self._sentence_vectors[t] = known[t]
-                self._sentence_vectors.move_to_end(t)
-            while len(self._sentence_vectors) > 4096:
-                self._sentence_vectors.popitem(last=False)
-        return np.vstack([known[t] for t in texts])
+        """Sentence vectors, remembered so repeated passages cost nothing."""
+        return np.vstack(self._sentence_vectors.get(
+            texts, lambda missing: list(self.encoder.encode([normalise(t) for t in missing]))))
 
     def _token_sets(self, texts: list[str]) -> list[frozenset[str]]:
-        """BM25 tokens of sentences, remembered like their vectors (jieba was half the
-        cost of choosing quotes)."""
-        with self._vectors_lock:
-            known = {t: self._sentence_tokens[t] for t in texts if t in self._sentence_tokens}
-        for t in texts:
-            if t not in known:
-                known[t] = frozenset(self.tokenizer.tokens(t))
-        with self._vectors_lock:
-            for t in texts:
-                self._sentence_tokens[t] = known[t]
-                self._sentence_tokens.move_to_end(t)
-            while len(self._sentence_tokens) > 4096:
-                self._sentence_tokens.popitem(last=False)
-        return [known[t] for t in texts]
+        """BM25 tokens of sentences, remembered too (tokenising was half the cost of
+        choosing quotes)."""
+        return self._sentence_tokens.get(texts, lambda missing: [frozenset(self.tokenizer.tokens(t)) for t in missing])
 
     def _quotes(self, query: Query, result: SearchResult, lang: Lang) -> tuple[tuple[Quote, ...], tuple[Source, ...]]:
         question = query.text

@@ -147,4 +147,18 @@ def test_remembered_sentence_tokens_and_vectors_change_nothing(engine) -> None:
     first = engine.answer(q, None).text
     assert engine.answer(q, None).text == first
     assert 0 < len(engine._sentence_tokens) <= 4096 and 0 < len(engine._sentence_vectors) <= 4096
-    assert set(engine._sentence_tokens) <= set(engine._sentence_vectors)
+
+
+def test_memo_computes_only_what_it_lacks_and_keeps_the_most_recent() -> None:
+    from bot.engine import Memo
+
+    calls: list[list[str]] = []
+
+    def upper(keys: list[str]) -> list[str]:
+        calls.append(keys)
+        return [k.upper() for k in keys]
+
+    memo: Memo[str] = Memo(2)
+    assert memo.get(["a", "b", "a"], upper) == ["A", "B", "A"] and calls == [["a", "b"]]
+    assert memo.get(["b", "c"], upper) == ["B", "C"] and calls[-1] == ["c"]
+    assert len(memo) == 2 and "a" not in memo and "b" in memo  # "a" was used least recently

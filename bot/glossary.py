@@ -78,12 +78,17 @@ def _is_ascii_term(term: str) -> bool:
 _PLURAL = re.compile(r"(?<=[a-z]{3})(?<!s)s\b")
 
 
+def singular(word: str) -> str:
+    """``word`` without a plural "s" ("limits" -> "limit"; "class" stays)."""
+    return _PLURAL.sub("", word)
+
+
 def _words(text: str) -> str:
     """Latin words and numbers separated by single spaces, for whole-word matching of
     English terms. Chinese characters separate words too: in 「什么是ERISA」 the
     term "erisa" stands on its own. A plural "s" is dropped on both sides, so
     "limits" finds the term "limit" and "ETPs" finds "ETP"."""
-    return _PLURAL.sub("", re.sub(r"[^0-9a-z]+", " ", text).strip())
+    return singular(re.sub(r"[^0-9a-z]+", " ", text).strip())
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .encoders import Encoder
-from .glossary import Glossary
+from .glossary import Glossary, singular
 from .index import ChunkRecord, LoadedIndex
 from .script import Lang, normalise
 from .tokens import Tokenizer
@@ -63,15 +63,19 @@ class Query:
     hint: str = ""  # extra search terms that are not the asker's words (e.g. risk terms for advice requests)
 
 
+# A glossary concept as tokens: (the asker's words it stands for, its wordings in the
+# asker's language, its wordings in the other language).
+ConceptTokens = tuple[list[str], list[list[str]], list[list[str]]]
+
+
 @dataclass(frozen=True, slots=True)
 class Segment:
     """Tokens of one text searched for (the question, an earlier turn), with its
-    glossary concepts: groups of (words found, wordings in the asker's language,
-    wordings in the other language)."""
+    glossary concepts, grouped where they share a word."""
 
     tokens: list[str]
     weight: float
-    groups: list[list[tuple[list[str], list[list[str]], list[list[str]]]]] = field(default_factory=list)
+    groups: list[list[ConceptTokens]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +97,6 @@ class SearchResult:
     @property
     def top(self) -> Hit | None:
         return self.hits[0] if self.hits else None
-
-
-def _loose(token: str) -> str:
-    return token[:-1] if len(token) > 3 and token.endswith("s") and token.isascii() else token
 
 
 def _family(lang: str) -> str:
@@ -122,16 +122,16 @@ class Retriever:
         self._n = len(index.chunks)
         self._k1 = index.manifest.bm25_k1
         self._chunk_family = np.array([_family(c.lang) == "zh" for c in index.chunks], dtype=bool)
-        # Languages each topic is written in: a topic in one language only (the article)
-        # has nothing to stand in for it in the other.
         self._term_tokens: dict[str, list[str]] = {}  # glossary term -> tokens (bounded by the glossary)
         self._bilingual = bool(self._chunk_family.any() and not self._chunk_family.all())
-        self._topic_families: dict[str, set[bool]] = {}
+        # Languages each topic is written in, and per asker language (True: Chinese)
+        # the passages whose topic has no version in that language (the article, for
+        # an English asker): nothing stands in for them there.
+        families: dict[str, set[bool]] = {}
         for fam, c in zip(self._chunk_family, index.chunks):
             if c.topic:
-                self._topic_families.setdefault(c.topic, set()).add(bool(fam))
-        # Per asker language: passages whose topic has no version in that language.
-        self._lone = {qz: np.array([fam != qz and (not c.topic or qz not in self._topic_families[c.topic])
+                families.setdefault(c.topic, set()).add(bool(fam))
+        self._lone = {qz: np.array([fam != qz and (not c.topic or qz not in families[c.topic])
                                     for fam, c in zip(self._chunk_family, index.chunks)], dtype=bool)
                       for qz in (False, True)}
         self._prior = np.array([weights.glossary if c.kind == "glossary" else 1.0 for c in index.chunks],
@@ -227,12 +227,12 @@ class Retriever:
     def segment(self, text: str, weight: float, query_zh: bool) -> Segment:
         """``text`` as tokens, with its glossary concepts grouped where they overlap."""
         tokens = self.tokenizer.tokens(text)
-        concepts = []
+        concepts: list[ConceptTokens] = []
         for c in self.glossary.concepts(text):
             # The asker's words the term stands for; the glossary matched "menus" to
             # "menu", which the stemmer keeps apart (it leaves "-us" words alone).
-            found = {_loose(t) for term in c.found for t in self._tokens_of(term)}
-            original = [t for t in dict.fromkeys(tokens) if _loose(t) in found]
+            found = {singular(t) for term in c.found for t in self._tokens_of(term)}
+            original = [t for t in dict.fromkeys(tokens) if singular(t) in found]
             if not original:
                 continue
             own = [self._tokens_of(t) for t in c.wordings(query_zh)]
@@ -240,7 +240,7 @@ class Retriever:
             concepts.append((original, [w for w in own if w], [w for w in other if w]))
         # Concepts sharing a word ("401(k)" and "401(k) plan") are one group: the
         # group gains what its best member gains, not their sum.
-        groups: list[list[tuple[list[str], list[list[str]], list[list[str]]]]] = []
+        groups: list[list[ConceptTokens]] = []
         for c in concepts:
             joined = [g for g in groups if any(set(c[0]) & set(o[0]) for o in g)]
             merged = [c, *(m for g in joined for m in g)]
@@ -337,22 +337,18 @@ class Retriever:
                 return twin
             return i
 
-        def only_there(i: int) -> bool:
-            # A passage whose topic has no version in the asker's language: a
-            # translation of an explainer the asker can read in their own language
-            # would take the slot, and lock that topic to the other language.
-            chunk = self.index.chunks[int(rows[i])]
-            return not chunk.topic or query_zh not in self._topic_families.get(chunk.topic, set())
-
         slot = self.weights.mix_slot
         for i in order:
             i = prefer_own(int(i))
             if len(chosen) == slot - 1 and slot > 1:
                 fams = {bool(self._chunk_family[int(rows[j])]) for j in chosen}
                 if len(fams) == 1:
+                    # Only a source with no version in the asker's language: a
+                    # translation of an explainer they can read would take the slot
+                    # and lock that topic to the other language.
+                    lone = self._lone[query_zh]
                     other = next((j for j in order if bool(self._chunk_family[int(rows[j])]) not in fams
-                                  and int(j) not in chosen and admissible(int(j))
-                                  and only_there(int(j))), None)
+                                  and int(j) not in chosen and admissible(int(j)) and lone[int(rows[j])]), None)
                     if other is not None:
                         take(int(other))
             if len(chosen) >= k:

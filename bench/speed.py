@@ -128,11 +128,17 @@ def _timed(fn, questions: list[str]) -> list[float]:  # noqa: ANN001
     return out
 
 
-def _child_latency(spec: dict[str, Any]) -> dict[str, Any]:
+def _warm(spec: dict[str, Any]):  # noqa: ANN202
+    """The engine's answer and search functions, warmed up, and the question pool."""
     answer, search = _open(spec)
     pool = json.loads(Path(spec["pool"]).read_text(encoding="utf-8"))
     for q in WARM_UP:
         answer(q)
+    return answer, search, pool
+
+
+def _child_latency(spec: dict[str, Any]) -> dict[str, Any]:
+    answer, search, pool = _warm(spec)
     out = {"answer_ms": _timed(answer, pool)}
     if search is not None:
         out["search_ms"] = _timed(search, pool)
@@ -140,10 +146,7 @@ def _child_latency(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _child_worker(spec: dict[str, Any]) -> dict[str, Any]:
-    answer, _ = _open(spec)
-    pool = json.loads(Path(spec["pool"]).read_text(encoding="utf-8"))
-    for q in WARM_UP:
-        answer(q)
+    answer, _, pool = _warm(spec)
     Path(spec["ready"]).touch()
     go = Path(spec["go"])
     while not go.exists():
